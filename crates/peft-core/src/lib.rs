@@ -1,0 +1,37 @@
+//! peft-core: the paper's fine-tuning methods as data and as burn layers.
+//!
+//! It owns the method registry ([`REGISTRY`], [`MethodSpec`]), the adapted linear layer
+//! ([`AdaptedLinear`]: frozen base + the adapter a method asks for, computed as x·A·B or a
+//! gather, never a dense ΔW), column selectors and chain schedules, adapter save/load in
+//! safetensors, optimizer groups and the paper's AdamW with global-norm clipping, and the
+//! closed-form numbers of the paper (Table 6 parameter counts, Table 1 bounds).
+//!
+//! It must not know about models, data sets, training loops or reports: the models crate
+//! wraps its linears in [`AdaptedLinear`], the runner drives [`AdamW`] and
+//! [`ChainSchedule`].
+
+mod bounds;
+mod chain;
+mod counts;
+mod error;
+mod groups;
+pub mod layer;
+mod method;
+mod optim;
+mod rng;
+mod selector;
+mod state_file;
+mod targets;
+
+pub use bounds::{BoundInputs, generalization_bound, update_support};
+pub use chain::{ChainSchedule, ResetUnit};
+pub use counts::{LayerShape, ParamCount, count_params};
+pub use error::PeftError;
+pub use groups::{ParamGroupKind, ParamGroups, TrainableParam};
+pub use layer::{AdaptedLinear, AdapterConfig, AdapterState};
+pub use method::{AInit, MethodSpec, REGISTRY, Selector, TABLE2_METHODS, Trains, method};
+pub use optim::{AdamW, AdamWConfig, StepReport};
+pub use rng::Rng;
+pub use selector::ColumnSelector;
+pub use state_file::{load_adapters, save_adapters};
+pub use targets::TargetModules;

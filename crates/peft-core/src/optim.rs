@@ -1,0 +1,226 @@
+//! AdamW as the paper trains with it: β = (0.9, 0.999), ε = 1e-8 (burn's Adam defaults to
+//! 1e-5), decoupled weight decay, one learning rate per [`ParamGroupKind`] (LoRA+ gives B a
+//! multiple of A's), clipping of the *global* L2 norm of all gradients (burn's own clipping is
+//! per tensor), and state that can be dropped per group or per parameter at a chain reset.
+
+use std::collections::{BTreeMap, HashMap};
+
+use burn::module::{Module, ModuleMapper, Param, ParamId};
+use burn::tensor::{Gradients, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::{ParamGroupKind, ParamGroups, PeftError};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdamWConfig {
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    /// Clip the global L2 norm of all gradients to this value (the paper: 1.0 for ViT,
+    /// RoBERTa and GPT-2; none for the others).
+    pub max_grad_norm: Option<f64>,
+    /// Learning-rate multiplier per group (missing groups: 1). LoRA+ sets B to its ratio.
+    pub lr_multipliers: BTreeMap<ParamGroupKind, f64>,
+}
+
+impl Default for AdamWConfig {
+    fn default() -> Self {
+        Self {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            max_grad_norm: None,
+            lr_multipliers: BTreeMap::new(),
+        }
+    }
+}
+
+impl AdamWConfig {
+    /// lr(B) = ratio · lr(A), as LoRA+.
+    pub fn with_lr_ratio_b(mut self, ratio: f64) -> Self {
+        self.lr_multipliers.insert(ParamGroupKind::B, ratio);
+        self
+    }
+
+    pub fn multiplier(&self, group: ParamGroupKind) -> f64 {
+        self.lr_multipliers.get(&group).copied().unwrap_or(1.0)
+    }
+}
+
+/// Per-parameter moments, flattened to rank 1 so that one map holds every rank.
+#[derive(Clone, Debug)]
+struct Moments {
+    m: Tensor<1>,
+    v: Tensor<1>,
+    step: i32,
+}
+
+/// What one optimizer step saw.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepReport {
+    /// Global L2 norm of the gradients before clipping.
+    pub grad_norm: f64,
+    /// Whether clipping scaled the gradients down.
+    pub clipped: bool,
+}
+
+/// AdamW over a burn module, keyed by parameter id.
+#[derive(Clone, Debug)]
+pub struct AdamW {
+    pub config: AdamWConfig,
+    groups: ParamGroups,
+    moments: HashMap<ParamId, Moments>,
+}
+
+impl AdamW {
+    /// `groups` tells which parameters train and their group (see [`ParamGroups`]).
+    pub fn new(config: AdamWConfig, groups: ParamGroups) -> Self {
+        Self { config, groups, moments: HashMap::new() }
+    }
+
+    pub fn groups(&self) -> &ParamGroups {
+        &self.groups
+    }
+
+    /// One step at base learning rate `lr` (each group gets `lr · multiplier`).
+    /// Consumes the gradients of the trainable parameters.
+    pub fn step<M: Module>(
+        &mut self,
+        lr: f64,
+        model: M,
+        mut grads: Gradients,
+    ) -> Result<(M, StepReport), PeftError> {
+        // Collect the gradients of the trainable parameters, flattened.
+        let mut collector = GradCollector { groups: &self.groups, grads: &mut grads, out: HashMap::new() };
+        model.visit(&mut collector);
+        let mut flat = collector.out;
+
+        let grad_norm = global_norm(flat.values());
+        if !grad_norm.is_finite() {
+            return Err(PeftError::NonFiniteGradient(grad_norm));
+        }
+        let mut clipped = false;
+        if let Some(max) = self.config.max_grad_norm
+            && grad_norm > max
+        {
+            // As torch.nn.utils.clip_grad_norm_: scale by max / (norm + 1e-6).
+            let coef = max / (grad_norm + 1e-6);
+            for g in flat.values_mut() {
+                *g = g.clone().mul_scalar(coef);
+            }
+            clipped = true;
+        }
+
+        let mut mapper = AdamWMapper { opt: self, lr, grads: flat };
+        let model = model.map(&mut mapper);
+        Ok((model, StepReport { grad_norm, clipped }))
+    }
+
+    /// Drops the moments (and step count) of these parameters: the next step starts them
+    /// afresh, as a newly created optimizer would. Used at chain resets.
+    pub fn reset_params(&mut self, ids: &[ParamId]) {
+        for id in ids {
+            self.moments.remove(id);
+        }
+    }
+
+    /// Drops the moments of every parameter in `group`.
+    pub fn reset_group(&mut self, group: ParamGroupKind) {
+        let ids = self.groups.ids_in(group);
+        self.reset_params(&ids);
+    }
+
+    /// Number of parameters that currently hold optimizer state.
+    pub fn state_len(&self) -> usize {
+        self.moments.len()
+    }
+
+    /// The step count of one parameter (0 when it holds no state).
+    pub fn step_count(&self, id: &ParamId) -> i32 {
+        self.moments.get(id).map(|m| m.step).unwrap_or(0)
+    }
+}
+
+fn global_norm<'a>(grads: impl Iterator<Item = &'a Tensor<1>>) -> f64 {
+    let mut total: Option<Tensor<1>> = None;
+    for g in grads {
+        let sq = g.clone().powi_scalar(2).sum();
+        total = Some(match total {
+            Some(t) => t + sq,
+            None => sq,
+        });
+    }
+    match total {
+        Some(t) => (t.into_scalar::<f32>() as f64).sqrt(),
+        None => 0.0,
+    }
+}
+
+struct GradCollector<'a> {
+    groups: &'a ParamGroups,
+    grads: &'a mut Gradients,
+    out: HashMap<ParamId, Tensor<1>>,
+}
+
+impl burn::module::ModuleVisitor for GradCollector<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if !self.groups.params.contains_key(&param.id) {
+            return;
+        }
+        if let Some(g) = param.val().grad_remove(self.grads) {
+            let n = g.shape().num_elements();
+            self.out.insert(param.id, g.reshape([n]));
+        }
+    }
+}
+
+struct AdamWMapper<'a> {
+    opt: &'a mut AdamW,
+    lr: f64,
+    grads: HashMap<ParamId, Tensor<1>>,
+}
+
+impl ModuleMapper for AdamWMapper<'_> {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let Some(grad) = self.grads.remove(&param.id) else {
+            return param;
+        };
+        let Some(info) = self.opt.groups.params.get(&param.id) else {
+            return param;
+        };
+        let cfg = &self.opt.config;
+        let lr = self.lr * cfg.multiplier(info.group);
+        let decay = if info.decay { cfg.weight_decay } else { 0.0 };
+        let (b1, b2, eps) = (cfg.beta1, cfg.beta2, cfg.eps);
+
+        let (id, tensor, mapper) = param.consume();
+        let require_grad = tensor.is_require_grad();
+        let dims = tensor.dims();
+        let n = tensor.shape().num_elements();
+        let p = tensor.inner().reshape([n]);
+
+        let moments = self.opt.moments.remove(&id);
+        let (m, v, step) = match moments {
+            Some(Moments { m, v, step }) => (m, v, step + 1),
+            None => (grad.zeros_like(), grad.zeros_like(), 1),
+        };
+        let m = m.mul_scalar(b1) + grad.clone().mul_scalar(1.0 - b1);
+        let v = v.mul_scalar(b2) + grad.powi_scalar(2).mul_scalar(1.0 - b2);
+        let bc1 = 1.0 - b1.powi(step);
+        let bc2 = 1.0 - b2.powi(step);
+        // p ← p·(1 − lr·wd) − lr · m̂ / (√v̂ + ε)   (PyTorch AdamW)
+        let p = if decay != 0.0 { p.mul_scalar(1.0 - lr * decay) } else { p };
+        let denom = v.clone().div_scalar(bc2).sqrt().add_scalar(eps);
+        let update = m.clone().div_scalar(bc1).div(denom).mul_scalar(lr);
+        let p = p - update;
+        self.opt.moments.insert(id, Moments { m, v, step });
+
+        let mut out: Tensor<D> = Tensor::from_inner(p.reshape(dims));
+        if require_grad {
+            out = out.require_grad();
+        }
+        Param::from_mapped_value(id, out, mapper)
+    }
+}

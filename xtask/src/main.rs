@@ -1,0 +1,39 @@
+//! `cargo xtask …`: the project's command line. It parses arguments, shows progress and
+//! prints; the work itself lives in the library crates, where the tests exercise it.
+
+mod bench_layers;
+mod device;
+mod methods;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "beyond-lora: reproduce 'Beyond LoRA: Is Sparsity-Induced Adaptation Better?'")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the registered fine-tuning methods.
+    Methods {
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Benchmarks (not tests): `bench layers` times adapted linear stacks per method.
+    Bench {
+        #[command(subcommand)]
+        which: bench_layers::BenchCommand,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Methods { json } => methods::run(json),
+        Command::Bench { which } => bench_layers::run(which),
+    }
+}
