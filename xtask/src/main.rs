@@ -2,8 +2,10 @@
 //! prints; the work itself lives in the library crates, where the tests exercise it.
 
 mod bench_layers;
+mod datasets;
 mod device;
 mod methods;
+mod models_cmd;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -23,6 +25,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the model presets (the paper's ten checkpoints) with parameter counts.
+    Models {
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List every data set: source, task, metric, split protocol, split sizes when cached.
+    Datasets {
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Benchmarks (not tests): `bench layers` times adapted linear stacks per method.
     Bench {
         #[command(subcommand)]
@@ -34,6 +48,8 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Methods { json } => methods::run(json),
+        Command::Models { json } => models_cmd::run(json),
+        Command::Datasets { json } => datasets::run(json),
         Command::Bench { which } => bench_layers::run(which),
     }
 }

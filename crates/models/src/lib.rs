@@ -1,6 +1,80 @@
-//! models: the paper's model families in burn (ViT, BERT/RoBERTa, DeBERTa, GPT-2, Llama),
-//! loaded from Hugging Face files, with their linear layers exposed by name so that
-//! `peft-core` adapters can replace the targeted ones.
+//! models: the paper's model families in burn, loaded from Hugging Face files (config.json,
+//! safetensors, tokenizer.json) through the `hub` cache, with their linear layers held as
+//! [`peft_core::AdaptedLinear`]s and exposed by name so that a method can adapt the targeted
+//! ones (`target_modules`, PEFT-style), and the task head kept apart with its own trainable
+//! flag.
 //!
-//! Not built yet: see the issue "models: the paper's ten checkpoints in burn". This crate must
-//! not train, evaluate or format results.
+//! It must not train, evaluate or format results.
+
+pub mod auto;
+pub mod bert;
+pub mod gpt2;
+pub mod image_processor;
+pub mod llama;
+pub mod presets;
+pub mod vit;
+pub mod checkpoint;
+mod error;
+pub mod layers;
+pub mod tokenizer;
+pub mod weights;
+
+pub use checkpoint::{Checkpoint, num_labels};
+pub use error::ModelError;
+pub use weights::Weights;
+
+use peft_core::{AdaptedLinear, AdapterConfig, TargetModules};
+
+/// Applies `method` to a model's backbone, PEFT-style: for an adapter method every backbone
+/// parameter is frozen and the targeted linears (found by `linears`) become adapted layers;
+/// for `fft` everything stays trainable. The task head is the caller's (it trains either way).
+/// Returns the backbone and how many layers were adapted.
+pub fn apply_method<M: burn::module::Module>(
+    backbone: M,
+    linears: impl FnOnce(&mut M) -> Vec<&mut AdaptedLinear>,
+    targets: &TargetModules,
+    method: &str,
+    config: &AdapterConfig,
+) -> Result<(M, usize), ModelError> {
+    let spec = peft_core::method(method)?;
+    let mut backbone = if spec.has_adapter() { backbone.no_grad() } else { backbone };
+    let n = adapt_linears(linears(&mut backbone), targets, method, config)?;
+    Ok((backbone, n))
+}
+
+/// Replaces each targeted linear (by name, PEFT's suffix match) with the same base layer
+/// adapted by `method`; every other base parameter is frozen unless the method is `fft`.
+/// Returns how many layers were adapted; none is an error naming the targets.
+pub fn adapt_linears<'a>(
+    linears: impl IntoIterator<Item = &'a mut AdaptedLinear>,
+    targets: &TargetModules,
+    method: &str,
+    config: &AdapterConfig,
+) -> Result<usize, ModelError> {
+    let spec = peft_core::method(method)?;
+    let fft = !spec.has_adapter();
+    let mut adapted = 0;
+    for slot in linears {
+        let name = slot.name().to_string();
+        let layer = take(slot);
+        let new = if !fft && targets.matches(&name) {
+            adapted += 1;
+            layer.adapt(method, config)?
+        } else {
+            layer.with_base_trainable(fft)
+        };
+        *slot = new;
+    }
+    if adapted == 0 && !fft {
+        return Err(peft_core::PeftError::NoTarget(format!("{targets:?}")).into());
+    }
+    Ok(adapted)
+}
+
+/// Moves a layer out of its slot, leaving a 1×1 placeholder that is overwritten at once.
+fn take(slot: &mut AdaptedLinear) -> AdaptedLinear {
+    let device = slot.weight.val().device();
+    let dummy = AdaptedLinear::plain(burn::tensor::Tensor::zeros([1, 1], &device), None, "placeholder")
+        .expect("a 1×1 plain layer is valid");
+    std::mem::replace(slot, dummy)
+}

@@ -194,6 +194,42 @@ impl AdaptedLinear {
         self.state.spec()
     }
 
+    /// A plain linear layer (no adapter), all of it trainable: how models hold their linears
+    /// before any method is applied. `weight` is [in, out].
+    pub fn plain(weight: Tensor<2>, bias: Option<Tensor<1>>, name: &str) -> Result<Self, PeftError> {
+        Self::new(weight, bias, "fft", &AdapterConfig { rank: 1, alpha: 1.0, seed: 0 }, name)
+    }
+
+    /// The same base layer (its current, possibly merged, weight and bias) adapted by
+    /// `method`. Adapting with `fft` makes the whole layer trainable again.
+    pub fn adapt(self, method_name: &str, config: &AdapterConfig) -> Result<Self, PeftError> {
+        let device = self.weight.val().device();
+        let merged = leaf(self.effective_weight(), &device);
+        let bias = self.bias.map(|b| leaf(b.val(), &device));
+        Self::new(merged, bias, method_name, config, &self.state.name)
+    }
+
+    /// Sets whether the base weight and bias train (for plain layers outside the targets).
+    pub fn with_base_trainable(mut self, trainable: bool) -> Self {
+        self.weight = self.weight.set_require_grad(trainable);
+        self.bias = self.bias.map(|b| b.set_require_grad(trainable));
+        self
+    }
+
+    pub fn in_features(&self) -> usize {
+        self.state.in_features
+    }
+
+    pub fn out_features(&self) -> usize {
+        self.state.out_features
+    }
+
+    /// The layer's name in its model.
+    pub fn name(&self) -> &str {
+        &self.state.name
+    }
+
+
     pub fn scaling(&self) -> f64 {
         self.state.config.scaling()
     }

@@ -1,0 +1,86 @@
+//! The embedded mini suite: the offline default that mirrors the paper's pretrain →
+//! fine-tune setting at laptop scale. Everything here is generated from fixed seeds (or
+//! decoded from the embedded UCI digits) and is byte-identical across runs and machines;
+//! the tests pin a SHA-256 of every split.
+//!
+//! | name | shaped like | task | sizes (train / val / test) |
+//! |---|---|---|---|
+//! | `mini-digits` | CIFAR-10 / OfficeHome | 8×8 grey digits, 10 classes | 1,257 / 269 / 271 |
+//! | `mini-paraphrase` | MRPC / PAWS | sentence pair, 2 classes | 2,000 / 250 / 250 |
+//! | `mini-acceptability` | CoLA | sentence, 2 classes (MCC) | 2,000 / 250 / 250 |
+//! | `mini-question-type` | TREC-50 | question, 14 classes | 2,800 / 350 / 350 |
+//! | `mini-similarity` | STS-B | sentence pair, score 0–5 (Pearson) | 2,000 / 250 / 250 |
+//! | `mini-corpus` | pretraining text | sentences for MLM / causal LM | 20,000 / 1,000 / 1,000 |
+//!
+//! The word-level tokenizer over all of it is [`tokenizer::build`] (a Hugging Face
+//! `tokenizer.json`, WordLevel model).
+
+pub mod corpus;
+pub mod digits;
+pub mod lexicon;
+pub mod text;
+pub mod tokenizer;
+
+use sha2::{Digest, Sha256};
+
+use crate::{Example, Image, Input, Label, Splits};
+
+/// The seed every mini generator starts from.
+pub const MINI_SEED: u64 = 20_260_601;
+
+/// A canonical byte serialisation of examples (for hashing and for the on-disk cache key).
+pub fn canonical_bytes(examples: &[Example]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in examples {
+        match &e.input {
+            Input::Text(t) => {
+                out.extend_from_slice(b"T\x1f");
+                out.extend_from_slice(t.as_bytes());
+            }
+            Input::TextPair(a, b) => {
+                out.extend_from_slice(b"P\x1f");
+                out.extend_from_slice(a.as_bytes());
+                out.push(0x1f);
+                out.extend_from_slice(b.as_bytes());
+            }
+            Input::Image(Image::Raw { width, height, channels, pixels }) => {
+                out.extend_from_slice(format!("I\x1f{width}x{height}x{channels}\x1f").as_bytes());
+                out.extend_from_slice(pixels);
+            }
+            Input::Image(Image::Encoded(bytes)) => {
+                out.extend_from_slice(b"E\x1f");
+                out.extend_from_slice(bytes);
+            }
+        }
+        out.push(0x1f);
+        match &e.label {
+            Label::Class(c) => out.extend_from_slice(format!("c{c}").as_bytes()),
+            Label::Score(s) => out.extend_from_slice(format!("s{:08x}", s.to_bits()).as_bytes()),
+            Label::Text(t) => {
+                out.push(b't');
+                out.extend_from_slice(t.as_bytes());
+            }
+        }
+        out.push(0x1e);
+    }
+    out
+}
+
+/// SHA-256 (hex) of [`canonical_bytes`].
+pub fn split_hash(examples: &[Example]) -> String {
+    hex(&Sha256::digest(canonical_bytes(examples)))
+}
+
+/// `[train, validation, test]` hashes.
+pub fn splits_hashes(splits: &Splits<Example>) -> [String; 3] {
+    [split_hash(&splits.train), split_hash(&splits.validation), split_hash(&splits.test)]
+}
+
+/// SHA-256 (hex) of `bytes`.
+pub fn hex_sha256(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

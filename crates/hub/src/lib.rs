@@ -1,0 +1,212 @@
+//! hub: fetching files of Hugging Face Hub repositories (models and data sets) through the
+//! standard cache (`HF_HOME`, default `~/.cache/huggingface`; files under `<HF_HOME>/hub`), with
+//! `HF_TOKEN` for gated repositories, a revision per repository (some keep safetensors only on
+//! `refs/pr/N`), and an offline mode (`HF_HUB_OFFLINE=1`) that reads the cache only and says
+//! plainly which file is missing and how to fetch it.
+//!
+//! It owns nothing else: parsing what it fetches is the models' and datasets' business.
+
+use std::path::{Path, PathBuf};
+
+use hf_hub::{Cache, Repo, RepoType, api::sync::ApiBuilder};
+
+/// What kind of repository.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RepoKind {
+    Model,
+    Dataset,
+}
+
+/// One repository at one revision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HubRepo {
+    pub id: String,
+    pub kind: RepoKind,
+    /// A branch, tag, commit or `refs/pr/N`; `main` by default.
+    pub revision: String,
+}
+
+impl HubRepo {
+    pub fn model(id: &str) -> Self {
+        Self { id: id.into(), kind: RepoKind::Model, revision: "main".into() }
+    }
+
+    pub fn dataset(id: &str) -> Self {
+        Self { id: id.into(), kind: RepoKind::Dataset, revision: "main".into() }
+    }
+
+    pub fn at(mut self, revision: &str) -> Self {
+        self.revision = revision.into();
+        self
+    }
+
+    fn hf_repo(&self) -> Repo {
+        let kind = match self.kind {
+            RepoKind::Model => RepoType::Model,
+            RepoKind::Dataset => RepoType::Dataset,
+        };
+        Repo::with_revision(self.id.clone(), kind, self.revision.clone())
+    }
+
+    fn cli_hint(&self, file: &str) -> String {
+        let kind = match self.kind {
+            RepoKind::Model => "",
+            RepoKind::Dataset => " --repo-type dataset",
+        };
+        format!("huggingface-cli download {}{kind} {file} --revision {}", self.id, self.revision)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error(
+        "`{file}` of {repo} (revision `{revision}`) is not in the Hugging Face cache at {cache} \
+         and offline mode is on (HF_HUB_OFFLINE=1 or --offline). Fetch it once with network \
+         access, e.g. `{hint}`, or unset HF_HUB_OFFLINE"
+    )]
+    NotCached { repo: String, revision: String, file: String, cache: PathBuf, hint: String },
+
+    #[error(
+        "could not download `{file}` of {repo} (revision `{revision}`): {source}. If the \
+         repository is gated, set HF_TOKEN; if this machine is offline, put the file in the \
+         cache at {cache} (e.g. `{hint}` elsewhere and copy the cache) and set HF_HUB_OFFLINE=1"
+    )]
+    Download {
+        repo: String,
+        revision: String,
+        file: String,
+        cache: PathBuf,
+        hint: String,
+        source: Box<hf_hub::api::sync::ApiError>,
+    },
+
+    #[error("hub cache at {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// Where files come from: the cache directory, the token, and whether the network may be used.
+#[derive(Clone, Debug)]
+pub struct Hub {
+    /// The `hub` directory of the cache (`$HF_HUB_CACHE`, else `$HF_HOME/hub`, else
+    /// `~/.cache/huggingface/hub`).
+    pub cache_dir: PathBuf,
+    pub token: Option<String>,
+    pub offline: bool,
+}
+
+impl Hub {
+    /// From the environment: `HF_HUB_CACHE` / `HF_HOME`, `HF_TOKEN`, `HF_HUB_OFFLINE`.
+    pub fn from_env() -> Self {
+        let cache_dir = std::env::var_os("HF_HUB_CACHE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Cache::from_env().path().clone());
+        let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty());
+        let offline = std::env::var("HF_HUB_OFFLINE")
+            .map(|v| matches!(v.as_str(), "1" | "true" | "TRUE" | "yes"))
+            .unwrap_or(false);
+        Self { cache_dir, token, offline }
+    }
+
+    /// A hub over an explicit cache directory, offline (as tests use it).
+    pub fn offline_at(cache_dir: impl Into<PathBuf>) -> Self {
+        Self { cache_dir: cache_dir.into(), token: None, offline: true }
+    }
+
+    /// The local path of `file` in `repo`: from the cache, else (when online) downloaded into it.
+    pub fn get(&self, repo: &HubRepo, file: &str) -> Result<PathBuf, HubError> {
+        let cache = Cache::new(self.cache_dir.clone());
+        if let Some(path) = cache.repo(repo.hf_repo()).get(file) {
+            return Ok(path);
+        }
+        if self.offline {
+            return Err(HubError::NotCached {
+                repo: repo.id.clone(),
+                revision: repo.revision.clone(),
+                file: file.into(),
+                cache: self.cache_dir.clone(),
+                hint: repo.cli_hint(file),
+            });
+        }
+        let download_err = |source| HubError::Download {
+            repo: repo.id.clone(),
+            revision: repo.revision.clone(),
+            file: file.into(),
+            cache: self.cache_dir.clone(),
+            hint: repo.cli_hint(file),
+            source: Box::new(source),
+        };
+        let api = ApiBuilder::from_cache(cache)
+            .with_token(self.token.clone())
+            .with_progress(true)
+            .build()
+            .map_err(download_err)?;
+        api.repo(repo.hf_repo()).get(file).map_err(download_err)
+    }
+
+    /// Whether `file` of `repo` is already in the cache (never touches the network).
+    pub fn is_cached(&self, repo: &HubRepo, file: &str) -> bool {
+        Cache::new(self.cache_dir.clone()).repo(repo.hf_repo()).get(file).is_some()
+    }
+
+    /// Copies the files of a local directory into the cache as `repo` at its revision, in the
+    /// layout hf-hub itself writes (`<kind>s--org--name/snapshots/<commit>/…` and
+    /// `refs/<revision>`). This is how a checkout made elsewhere (or a test fixture) is made
+    /// available offline. Returns the snapshot directory.
+    pub fn import_dir(&self, repo: &HubRepo, src: &Path, commit: &str) -> Result<PathBuf, HubError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| HubError::Io { path, source }
+        };
+        let cache = Cache::new(self.cache_dir.clone());
+        let cache_repo = cache.repo(repo.hf_repo());
+        cache_repo.create_ref(commit).map_err(io(&self.cache_dir))?;
+        let snapshot = self
+            .cache_dir
+            .join(repo.hf_repo().folder_name())
+            .join("snapshots")
+            .join(commit);
+        copy_tree(src, &snapshot).map_err(io(&snapshot))?;
+        Ok(snapshot)
+    }
+}
+
+fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dst)?;
+    for entry in std::fs::read_dir(src)? {
+        let entry = entry?;
+        let target = dst.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imported_files_resolve_offline_and_missing_ones_say_how_to_fetch() {
+        let root = std::env::temp_dir().join(format!("hub-test-{}", std::process::id()));
+        let src = root.join("src");
+        std::fs::create_dir_all(src.join("sub")).unwrap();
+        std::fs::write(src.join("config.json"), "{}").unwrap();
+        std::fs::write(src.join("sub/data.txt"), "x").unwrap();
+        let hub = Hub::offline_at(root.join("cache"));
+        let repo = HubRepo::dataset("org/name").at("refs/pr/3");
+        hub.import_dir(&repo, &src, "0123abcd").unwrap();
+        let p = hub.get(&repo, "config.json").unwrap();
+        assert!(p.ends_with("datasets--org--name/snapshots/0123abcd/config.json"), "{p:?}");
+        assert_eq!(std::fs::read_to_string(hub.get(&repo, "sub/data.txt").unwrap()).unwrap(), "x");
+        // Another revision of the same repo is not there.
+        let err = hub.get(&HubRepo::dataset("org/name"), "config.json").unwrap_err().to_string();
+        assert!(err.contains("`config.json` of org/name (revision `main`)"), "{err}");
+        assert!(err.contains("huggingface-cli download org/name --repo-type dataset config.json --revision main"), "{err}");
+        let err = hub.get(&repo, "model.safetensors").unwrap_err().to_string();
+        assert!(err.contains("model.safetensors") && err.contains("HF_HUB_OFFLINE"), "{err}");
+        std::fs::remove_dir_all(&root).ok();
+    }
+}

@@ -1,0 +1,77 @@
+//! Loading any supported checkpoint by its `config.json` (`model_type`, `architectures`).
+
+use burn::tensor::Device;
+
+use crate::bert::{BertConfig, BertForSequenceClassification, BertModel};
+use crate::gpt2::{Gpt2Config, Gpt2LmHeadModel};
+use crate::llama::{LlamaConfig, LlamaForCausalLm, LlamaForSequenceClassification};
+use crate::vit::{VitConfig, VitForImageClassification};
+use crate::{Checkpoint, ModelError, num_labels};
+
+/// The model families this crate implements.
+pub const SUPPORTED_MODEL_TYPES: &[&str] = &["bert", "roberta", "gpt2", "llama", "vit"];
+
+/// A loaded model with the head its checkpoint declares.
+#[derive(Debug)]
+pub enum AnyModel {
+    /// A bare encoder (e.g. a sentence-embedding BERT).
+    BertEncoder(BertModel),
+    BertClassifier(BertForSequenceClassification),
+    Gpt2Lm(Gpt2LmHeadModel),
+    LlamaLm(LlamaForCausalLm),
+    LlamaClassifier(LlamaForSequenceClassification),
+    VitClassifier(VitForImageClassification),
+}
+
+/// Loads the checkpoint's model on `device`. Tensors the model does not use (other than
+/// known buffers) and missing tensors are errors listing the keys.
+pub fn load(ckpt: &Checkpoint, device: &Device) -> Result<AnyModel, ModelError> {
+    let (path, json) = ckpt.config_json()?;
+    let model_type = json.get("model_type").and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let arch = json
+        .get("architectures")
+        .and_then(|a| a.as_array())
+        .and_then(|a| a.first())
+        .and_then(|a| a.as_str())
+        .unwrap_or("")
+        .to_string();
+    let parse = |what: &str| ModelError::Config { path: path.clone(), message: what.to_string() };
+    let w = ckpt.weights()?;
+    let n = num_labels(&json, 2);
+    let (model, ignore): (AnyModel, &[&str]) = match model_type.as_str() {
+        "bert" | "roberta" => {
+            let cfg: BertConfig = serde_json::from_value(json.clone()).map_err(|e| parse(&e.to_string()))?;
+            if arch.ends_with("ForSequenceClassification") {
+                (AnyModel::BertClassifier(BertForSequenceClassification::load(&w, &cfg, n, device)?), &["position_ids"])
+            } else {
+                (AnyModel::BertEncoder(BertModel::load(&w, &cfg, device)?), &["position_ids", "pooler."])
+            }
+        }
+        "gpt2" => {
+            let cfg: Gpt2Config = serde_json::from_value(json.clone()).map_err(|e| parse(&e.to_string()))?;
+            (AnyModel::Gpt2Lm(Gpt2LmHeadModel::load(&w, &cfg, device)?), Gpt2LmHeadModel::IGNORED_KEYS)
+        }
+        "llama" => {
+            let cfg: LlamaConfig = serde_json::from_value(json.clone()).map_err(|e| parse(&e.to_string()))?;
+            let cfg = cfg.normalised().map_err(|e| parse(&e))?;
+            if arch.ends_with("ForSequenceClassification") {
+                (AnyModel::LlamaClassifier(LlamaForSequenceClassification::load(&w, &cfg, n, &path, device)?), &["rotary_emb"])
+            } else {
+                (AnyModel::LlamaLm(LlamaForCausalLm::load(&w, &cfg, &path, device)?), &["rotary_emb"])
+            }
+        }
+        "vit" => {
+            let cfg: VitConfig = serde_json::from_value(json.clone()).map_err(|e| parse(&e.to_string()))?;
+            (AnyModel::VitClassifier(VitForImageClassification::load(&w, &cfg, n, device)?), &["vit.pooler."])
+        }
+        other => {
+            return Err(ModelError::UnknownModelType {
+                path,
+                model_type: other.to_string(),
+                supported: SUPPORTED_MODEL_TYPES.join(", "),
+            });
+        }
+    };
+    w.ensure_all_used(ignore)?;
+    Ok(model)
+}

@@ -1,0 +1,212 @@
+//! BERT and RoBERTa encoders (`model_type` `bert`, `roberta`) with the sequence-classification
+//! heads transformers puts on them (BERT: pooler + classifier; RoBERTa:
+//! `RobertaClassificationHead` = dense + tanh + out_proj on `<s>`).
+
+use burn::module::Module;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use peft_core::AdaptedLinear;
+use serde::Deserialize;
+
+use crate::ModelError;
+use crate::layers::{Act, Embedding, LayerNorm, attention, load_linear, merge_heads, padding_bias, split_heads};
+use crate::weights::Weights;
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct BertConfig {
+    pub model_type: String,
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub intermediate_size: usize,
+    #[serde(default = "default_act")]
+    pub hidden_act: String,
+    pub max_position_embeddings: usize,
+    #[serde(default = "default_type_vocab")]
+    pub type_vocab_size: usize,
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+    #[serde(default)]
+    pub pad_token_id: Option<usize>,
+}
+
+fn default_act() -> String {
+    "gelu".into()
+}
+fn default_type_vocab() -> usize {
+    2
+}
+fn default_eps() -> f64 {
+    1e-12
+}
+
+impl BertConfig {
+    pub fn is_roberta(&self) -> bool {
+        self.model_type == "roberta"
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct BertEmbeddings {
+    pub word: Embedding,
+    pub position: Embedding,
+    pub token_type: Embedding,
+    pub norm: LayerNorm,
+}
+
+#[derive(Module, Debug)]
+pub struct BertLayer {
+    pub query: AdaptedLinear,
+    pub key: AdaptedLinear,
+    pub value: AdaptedLinear,
+    pub attention_output: AdaptedLinear,
+    pub attention_norm: LayerNorm,
+    pub intermediate: AdaptedLinear,
+    pub output: AdaptedLinear,
+    pub output_norm: LayerNorm,
+}
+
+/// The encoder: embeddings + layers (no pooler; BERT's pooler belongs to its head).
+#[derive(Module, Debug)]
+pub struct BertModel {
+    pub embeddings: BertEmbeddings,
+    pub layers: Vec<BertLayer>,
+    #[module(skip)]
+    pub config: BertConfig,
+}
+
+/// The task head of a sequence classifier.
+#[derive(Module, Debug)]
+pub struct BertClassificationHead {
+    /// BERT: the pooler's dense; RoBERTa: `classifier.dense`.
+    pub dense: AdaptedLinear,
+    /// BERT: `classifier`; RoBERTa: `classifier.out_proj`.
+    pub out_proj: AdaptedLinear,
+}
+
+#[derive(Module, Debug)]
+pub struct BertForSequenceClassification {
+    pub encoder: BertModel,
+    pub classifier: BertClassificationHead,
+}
+
+fn key_prefix(w: &Weights, cfg: &BertConfig) -> String {
+    let p = if cfg.is_roberta() { "roberta" } else { "bert" };
+    if w.contains(&format!("{p}.embeddings.word_embeddings.weight")) { format!("{p}.") } else { String::new() }
+}
+
+impl BertModel {
+    pub fn load(w: &Weights, cfg: &BertConfig, device: &Device) -> Result<Self, ModelError> {
+        let p = key_prefix(w, cfg);
+        let h = cfg.hidden_size;
+        let eps = cfg.layer_norm_eps;
+        let embeddings = BertEmbeddings {
+            word: Embedding::load(w, &format!("{p}embeddings.word_embeddings.weight"), cfg.vocab_size, h, device)?,
+            position: Embedding::load(w, &format!("{p}embeddings.position_embeddings.weight"), cfg.max_position_embeddings, h, device)?,
+            token_type: Embedding::load(w, &format!("{p}embeddings.token_type_embeddings.weight"), cfg.type_vocab_size, h, device)?,
+            norm: LayerNorm::load(w, &format!("{p}embeddings.LayerNorm"), h, eps, device)?,
+        };
+        let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
+        for i in 0..cfg.num_hidden_layers {
+            let l = format!("{p}encoder.layer.{i}");
+            let n = format!("encoder.layer.{i}");
+            let lin = |sub: &str, inf: usize, outf: usize| {
+                load_linear(w, &format!("{l}.{sub}"), &format!("{n}.{sub}"), inf, outf, true, device)
+            };
+            layers.push(BertLayer {
+                query: lin("attention.self.query", h, h)?,
+                key: lin("attention.self.key", h, h)?,
+                value: lin("attention.self.value", h, h)?,
+                attention_output: lin("attention.output.dense", h, h)?,
+                attention_norm: LayerNorm::load(w, &format!("{l}.attention.output.LayerNorm"), h, eps, device)?,
+                intermediate: lin("intermediate.dense", h, cfg.intermediate_size)?,
+                output: lin("output.dense", cfg.intermediate_size, h)?,
+                output_norm: LayerNorm::load(w, &format!("{l}.output.LayerNorm"), h, eps, device)?,
+            });
+        }
+        Ok(Self { embeddings, layers, config: cfg.clone() })
+    }
+
+    /// Position ids: BERT counts 0, 1, …; RoBERTa starts after the padding index and gives pad
+    /// tokens the padding index (transformers' `create_position_ids_from_input_ids`).
+    fn position_ids(&self, ids: &Tensor<2, Int>, mask: &Tensor<2, Int>) -> Tensor<2, Int> {
+        let [b, s] = ids.dims();
+        let device = ids.device();
+        if self.config.is_roberta() {
+            let pad = self.config.pad_token_id.unwrap_or(1) as i64;
+            let not_pad = ids.clone().not_equal_elem(pad).int();
+            let cum = not_pad.clone().cumsum(1);
+            (cum * not_pad).add_scalar(pad)
+        } else {
+            let _ = mask;
+            let row: Vec<i64> = (0..s as i64).collect();
+            let pos: Tensor<1, Int> = Tensor::from_data(TensorData::new(row, [s]), &device);
+            pos.unsqueeze::<2>().expand([b, s])
+        }
+    }
+
+    /// ids, mask [batch, seq] → hidden states [batch, seq, hidden] (the output transformers
+    /// calls `last_hidden_state`).
+    pub fn forward(&self, ids: Tensor<2, Int>, mask: Tensor<2, Int>) -> Tensor<3> {
+        let pos = self.position_ids(&ids, &mask);
+        let types = ids.zeros_like();
+        let e = &self.embeddings;
+        let x = e.word.forward(ids) + e.position.forward(pos) + e.token_type.forward(types);
+        let mut x = e.norm.forward(x);
+        let bias = padding_bias(mask);
+        let heads = self.config.num_attention_heads;
+        let act = Act::parse(&self.config.hidden_act).unwrap_or(Act::Gelu);
+        for l in &self.layers {
+            let q = split_heads(l.query.forward(x.clone()), heads);
+            let k = split_heads(l.key.forward(x.clone()), heads);
+            let v = split_heads(l.value.forward(x.clone()), heads);
+            let a = merge_heads(attention(q, k, v, Some(bias.clone())));
+            x = l.attention_norm.forward(l.attention_output.forward(a) + x);
+            let f = l.output.forward(act.forward(l.intermediate.forward(x.clone())));
+            x = l.output_norm.forward(f + x);
+        }
+        x
+    }
+
+    /// Every linear layer with its name, for adapters.
+    pub fn linears_mut(&mut self) -> Vec<&mut AdaptedLinear> {
+        self.layers
+            .iter_mut()
+            .flat_map(|l| {
+                [&mut l.query, &mut l.key, &mut l.value, &mut l.attention_output, &mut l.intermediate, &mut l.output]
+            })
+            .collect()
+    }
+}
+
+impl BertForSequenceClassification {
+    pub fn load(w: &Weights, cfg: &BertConfig, num_labels: usize, device: &Device) -> Result<Self, ModelError> {
+        let encoder = BertModel::load(w, cfg, device)?;
+        let h = cfg.hidden_size;
+        let classifier = if cfg.is_roberta() {
+            BertClassificationHead {
+                dense: load_linear(w, "classifier.dense", "classifier.dense", h, h, true, device)?,
+                out_proj: load_linear(w, "classifier.out_proj", "classifier.out_proj", h, num_labels, true, device)?,
+            }
+        } else {
+            BertClassificationHead {
+                dense: load_linear(w, "bert.pooler.dense", "classifier.dense", h, h, true, device)?,
+                out_proj: load_linear(w, "classifier", "classifier.out_proj", h, num_labels, true, device)?,
+            }
+        };
+        Ok(Self { encoder, classifier })
+    }
+
+    /// Logits [batch, num_labels] from the first token (`[CLS]` / `<s>`).
+    pub fn forward(&self, ids: Tensor<2, Int>, mask: Tensor<2, Int>) -> Tensor<2> {
+        let hidden = self.encoder.forward(ids, mask);
+        self.head(hidden)
+    }
+
+    pub fn head(&self, hidden: Tensor<3>) -> Tensor<2> {
+        let [b, _, h] = hidden.dims();
+        let first = hidden.slice([0..b, 0..1]).reshape([b, h]);
+        let pooled = self.classifier.dense.forward(first).tanh();
+        self.classifier.out_proj.forward(pooled)
+    }
+}

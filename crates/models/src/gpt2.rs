@@ -1,0 +1,123 @@
+//! GPT-2 (`model_type` `gpt2`) as a causal LM. Its linears are `Conv1D`s, stored [in, out]
+//! (already burn's layout); the LM head is tied to the token embeddings.
+
+use burn::module::Module;
+use burn::tensor::{Device, Int, Tensor};
+use peft_core::AdaptedLinear;
+use serde::Deserialize;
+
+use crate::ModelError;
+use crate::layers::{Act, Embedding, LayerNorm, attention, causal_bias, load_conv1d, merge_heads, padding_bias, split_heads};
+use crate::weights::Weights;
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Gpt2Config {
+    pub vocab_size: usize,
+    pub n_positions: usize,
+    pub n_embd: usize,
+    pub n_layer: usize,
+    pub n_head: usize,
+    #[serde(default)]
+    pub n_inner: Option<usize>,
+    #[serde(default = "default_act")]
+    pub activation_function: String,
+    #[serde(default = "default_eps")]
+    pub layer_norm_epsilon: f64,
+}
+
+fn default_act() -> String {
+    "gelu_new".into()
+}
+fn default_eps() -> f64 {
+    1e-5
+}
+
+#[derive(Module, Debug)]
+pub struct Gpt2Block {
+    pub ln_1: LayerNorm,
+    pub c_attn: AdaptedLinear,
+    pub c_proj: AdaptedLinear,
+    pub ln_2: LayerNorm,
+    pub c_fc: AdaptedLinear,
+    pub mlp_c_proj: AdaptedLinear,
+}
+
+#[derive(Module, Debug)]
+pub struct Gpt2LmHeadModel {
+    pub wte: Embedding,
+    pub wpe: Embedding,
+    pub blocks: Vec<Gpt2Block>,
+    pub ln_f: LayerNorm,
+    #[module(skip)]
+    pub config: Gpt2Config,
+}
+
+impl Gpt2LmHeadModel {
+    pub fn load(w: &Weights, cfg: &Gpt2Config, device: &Device) -> Result<Self, ModelError> {
+        let p = if w.contains("transformer.wte.weight") { "transformer." } else { "" };
+        let h = cfg.n_embd;
+        let inner = cfg.n_inner.unwrap_or(4 * h);
+        let eps = cfg.layer_norm_epsilon;
+        let mut blocks = Vec::new();
+        for i in 0..cfg.n_layer {
+            let b = format!("{p}h.{i}");
+            let n = format!("h.{i}");
+            blocks.push(Gpt2Block {
+                ln_1: LayerNorm::load(w, &format!("{b}.ln_1"), h, eps, device)?,
+                c_attn: load_conv1d(w, &format!("{b}.attn.c_attn"), &format!("{n}.attn.c_attn"), h, 3 * h, device)?,
+                c_proj: load_conv1d(w, &format!("{b}.attn.c_proj"), &format!("{n}.attn.c_proj"), h, h, device)?,
+                ln_2: LayerNorm::load(w, &format!("{b}.ln_2"), h, eps, device)?,
+                c_fc: load_conv1d(w, &format!("{b}.mlp.c_fc"), &format!("{n}.mlp.c_fc"), h, inner, device)?,
+                mlp_c_proj: load_conv1d(w, &format!("{b}.mlp.c_proj"), &format!("{n}.mlp.c_proj"), inner, h, device)?,
+            });
+        }
+        Ok(Self {
+            wte: Embedding::load(w, &format!("{p}wte.weight"), cfg.vocab_size, h, device)?,
+            wpe: Embedding::load(w, &format!("{p}wpe.weight"), cfg.n_positions, h, device)?,
+            blocks,
+            ln_f: LayerNorm::load(w, &format!("{p}ln_f"), h, eps, device)?,
+            config: cfg.clone(),
+        })
+    }
+
+    /// Keys a GPT-2 checkpoint may hold that are buffers, not weights.
+    pub const IGNORED_KEYS: &'static [&'static str] = &[".attn.bias", ".attn.masked_bias", "lm_head.weight"];
+
+    /// The final hidden states [batch, seq, hidden] (after `ln_f`).
+    pub fn hidden(&self, ids: Tensor<2, Int>, mask: Tensor<2, Int>) -> Tensor<3> {
+        let [b, s] = ids.dims();
+        let device = ids.device();
+        let pos = crate::layers::arange_rows(b, s, &device);
+        let mut x = self.wte.forward(ids) + self.wpe.forward(pos);
+        let bias = (padding_bias(mask) + causal_bias(s, &device)).clamp_min(f32::MIN);
+        let heads = self.config.n_head;
+        let h = self.config.n_embd;
+        let act = Act::parse(&self.config.activation_function).unwrap_or(Act::GeluTanh);
+        for blk in &self.blocks {
+            let qkv = blk.c_attn.forward(blk.ln_1.forward(x.clone()));
+            let q = split_heads(qkv.clone().slice([0..b, 0..s, 0..h]), heads);
+            let k = split_heads(qkv.clone().slice([0..b, 0..s, h..2 * h]), heads);
+            let v = split_heads(qkv.slice([0..b, 0..s, 2 * h..3 * h]), heads);
+            let a = merge_heads(attention(q, k, v, Some(bias.clone())));
+            x = x + blk.c_proj.forward(a);
+            let m = blk.mlp_c_proj.forward(act.forward(blk.c_fc.forward(blk.ln_2.forward(x.clone()))));
+            x = x + m;
+        }
+        self.ln_f.forward(x)
+    }
+
+    /// Next-token logits [batch, seq, vocab] (LM head tied to `wte`).
+    pub fn forward(&self, ids: Tensor<2, Int>, mask: Tensor<2, Int>) -> Tensor<3> {
+        let hidden = self.hidden(ids, mask);
+        let [b, s, h] = hidden.dims();
+        let logits = hidden.reshape([b * s, h]).matmul(self.wte.weight.val().transpose());
+        logits.reshape([b, s, self.config.vocab_size])
+    }
+
+    pub fn linears_mut(&mut self) -> Vec<&mut AdaptedLinear> {
+        self.blocks
+            .iter_mut()
+            .flat_map(|b| [&mut b.c_attn, &mut b.c_proj, &mut b.c_fc, &mut b.mlp_c_proj])
+            .collect()
+    }
+}

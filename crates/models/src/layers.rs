@@ -1,0 +1,191 @@
+//! Building blocks shared by the model families: layer norm, embeddings, multi-head attention
+//! over named linears, activations.
+
+use burn::module::{Module, Param};
+use burn::tensor::{Device, Int, Tensor, activation};
+use peft_core::AdaptedLinear;
+
+use crate::ModelError;
+use crate::weights::Weights;
+
+/// LayerNorm over the last dimension, PyTorch semantics (biased variance, ε inside the root).
+#[derive(Module, Debug)]
+pub struct LayerNorm {
+    pub weight: Param<Tensor<1>>,
+    pub bias: Param<Tensor<1>>,
+    #[module(skip)]
+    pub eps: f64,
+}
+
+impl LayerNorm {
+    pub fn load(w: &Weights, prefix: &str, dim: usize, eps: f64, device: &Device) -> Result<Self, ModelError> {
+        // Old BERT checkpoints name them gamma / beta.
+        let (wk, bk) = if w.contains(&format!("{prefix}.gamma")) {
+            (format!("{prefix}.gamma"), format!("{prefix}.beta"))
+        } else {
+            (format!("{prefix}.weight"), format!("{prefix}.bias"))
+        };
+        Ok(Self {
+            weight: Param::from_tensor(w.tensor(&wk, [dim], device)?),
+            bias: Param::from_tensor(w.tensor(&bk, [dim], device)?),
+            eps,
+        })
+    }
+
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        let (var, mean) = x.clone().var_mean_bias(D - 1);
+        let normed = (x - mean).div(var.add_scalar(self.eps).sqrt());
+        normed * self.weight.val().unsqueeze() + self.bias.val().unsqueeze()
+    }
+}
+
+/// RMSNorm (Llama): x / √(mean(x²) + ε) · w.
+#[derive(Module, Debug)]
+pub struct RmsNorm {
+    pub weight: Param<Tensor<1>>,
+    #[module(skip)]
+    pub eps: f64,
+}
+
+impl RmsNorm {
+    pub fn load(w: &Weights, key: &str, dim: usize, eps: f64, device: &Device) -> Result<Self, ModelError> {
+        Ok(Self { weight: Param::from_tensor(w.tensor(key, [dim], device)?), eps })
+    }
+
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        let ms = x.clone().powi_scalar(2).mean_dim(D - 1);
+        x.div(ms.add_scalar(self.eps).sqrt()) * self.weight.val().unsqueeze()
+    }
+}
+
+/// A lookup table [num, dim].
+#[derive(Module, Debug)]
+pub struct Embedding {
+    pub weight: Param<Tensor<2>>,
+}
+
+impl Embedding {
+    pub fn load(w: &Weights, key: &str, num: usize, dim: usize, device: &Device) -> Result<Self, ModelError> {
+        Ok(Self { weight: Param::from_tensor(w.tensor(key, [num, dim], device)?) })
+    }
+
+    /// ids [batch, seq] → [batch, seq, dim]
+    pub fn forward(&self, ids: Tensor<2, Int>) -> Tensor<3> {
+        burn::tensor::module::embedding(self.weight.val(), ids)
+    }
+}
+
+/// A PyTorch `nn.Linear` (`<prefix>.weight` [out, in], `<prefix>.bias`) as a plain
+/// [`AdaptedLinear`] named `name`.
+pub fn load_linear(
+    w: &Weights,
+    prefix: &str,
+    name: &str,
+    in_features: usize,
+    out_features: usize,
+    bias: bool,
+    device: &Device,
+) -> Result<AdaptedLinear, ModelError> {
+    let weight = w.linear_weight(&format!("{prefix}.weight"), in_features, out_features, device)?;
+    let b = if bias { Some(w.tensor(&format!("{prefix}.bias"), [out_features], device)?) } else { None };
+    Ok(AdaptedLinear::plain(weight, b, name)?)
+}
+
+/// GPT-2's `Conv1D` (`<prefix>.weight` stored [in, out], already burn's layout).
+pub fn load_conv1d(
+    w: &Weights,
+    prefix: &str,
+    name: &str,
+    in_features: usize,
+    out_features: usize,
+    device: &Device,
+) -> Result<AdaptedLinear, ModelError> {
+    let weight = w.tensor(&format!("{prefix}.weight"), [in_features, out_features], device)?;
+    let b = w.tensor(&format!("{prefix}.bias"), [out_features], device)?;
+    Ok(AdaptedLinear::plain(weight, Some(b), name)?)
+}
+
+/// [batch, seq, heads·dim] → [batch, heads, seq, dim]
+pub fn split_heads(x: Tensor<3>, heads: usize) -> Tensor<4> {
+    let [b, s, h] = x.dims();
+    x.reshape([b, s, heads, h / heads]).swap_dims(1, 2)
+}
+
+/// [batch, heads, seq, dim] → [batch, seq, heads·dim]
+pub fn merge_heads(x: Tensor<4>) -> Tensor<3> {
+    let [b, n, s, d] = x.dims();
+    x.swap_dims(1, 2).reshape([b, s, n * d])
+}
+
+/// softmax(q·kᵀ/√d + bias)·v with an additive bias broadcastable to [batch, heads, q, k].
+pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, bias: Option<Tensor<4>>) -> Tensor<4> {
+    let d = q.dims()[3] as f64;
+    let mut scores = q.matmul(k.transpose()).div_scalar(d.sqrt());
+    if let Some(bias) = bias {
+        scores = scores + bias;
+    }
+    activation::softmax(scores, 3).matmul(v)
+}
+
+/// The additive padding mask [batch, 1, 1, seq]: 0 where `mask` is 1, the dtype's minimum
+/// where it is 0 (as transformers does).
+pub fn padding_bias(mask: Tensor<2, Int>) -> Tensor<4> {
+    let [b, s] = mask.dims();
+    let keep = mask.float();
+    keep.neg().add_scalar(1.0).mul_scalar(f32::MIN as f64).reshape([b, 1, 1, s])
+}
+
+/// Activations named as in HF configs (`hidden_act`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Act {
+    /// Exact erf GELU (`gelu`).
+    Gelu,
+    /// tanh approximation (`gelu_new`, `gelu_pytorch_tanh`).
+    GeluTanh,
+    Relu,
+    Silu,
+}
+
+impl Act {
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "gelu" => Act::Gelu,
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Act::GeluTanh,
+            "relu" => Act::Relu,
+            "silu" | "swish" => Act::Silu,
+            _ => return None,
+        })
+    }
+
+    pub fn forward<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
+        match self {
+            Act::Gelu => activation::gelu(x),
+            Act::GeluTanh => {
+                // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
+                let c = (2.0 / std::f64::consts::PI).sqrt();
+                let inner = (x.clone() + x.clone().powi_scalar(3).mul_scalar(0.044715)).mul_scalar(c);
+                x.mul_scalar(0.5) * inner.tanh().add_scalar(1.0)
+            }
+            Act::Relu => activation::relu(x),
+            Act::Silu => activation::silu(x),
+        }
+    }
+}
+
+/// Position ids 0..seq for every row: [batch, seq].
+pub fn arange_rows(batch: usize, seq: usize, device: &Device) -> Tensor<2, Int> {
+    let row: Vec<i64> = (0..seq as i64).collect();
+    let pos: Tensor<1, Int> = Tensor::from_data(burn::tensor::TensorData::new(row, [seq]), device);
+    pos.unsqueeze::<2>().expand([batch, seq])
+}
+
+/// The additive causal mask [1, 1, seq, seq]: 0 on and below the diagonal, the minimum above.
+pub fn causal_bias(seq: usize, device: &Device) -> Tensor<4> {
+    let mut v = vec![0.0f32; seq * seq];
+    for i in 0..seq {
+        for j in i + 1..seq {
+            v[i * seq + j] = f32::MIN;
+        }
+    }
+    Tensor::from_data(burn::tensor::TensorData::new(v, [1, 1, seq, seq]), device)
+}

@@ -1,0 +1,171 @@
+//! ViT (`model_type` `vit`; ViT-Base and DeiT-tiny weights) for image classification.
+
+use burn::module::{Module, Param};
+use burn::tensor::{Device, Tensor};
+use peft_core::AdaptedLinear;
+use serde::Deserialize;
+
+use crate::ModelError;
+use crate::layers::{Act, LayerNorm, attention, load_linear, merge_heads, split_heads};
+use crate::weights::Weights;
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct VitConfig {
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub intermediate_size: usize,
+    #[serde(default = "default_act")]
+    pub hidden_act: String,
+    pub image_size: usize,
+    pub patch_size: usize,
+    #[serde(default = "default_channels")]
+    pub num_channels: usize,
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+    #[serde(default = "default_true")]
+    pub qkv_bias: bool,
+}
+
+fn default_act() -> String {
+    "gelu".into()
+}
+fn default_channels() -> usize {
+    3
+}
+fn default_eps() -> f64 {
+    1e-12
+}
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Module, Debug)]
+pub struct VitLayer {
+    pub layernorm_before: LayerNorm,
+    pub query: AdaptedLinear,
+    pub key: AdaptedLinear,
+    pub value: AdaptedLinear,
+    pub attention_output: AdaptedLinear,
+    pub layernorm_after: LayerNorm,
+    pub intermediate: AdaptedLinear,
+    pub output: AdaptedLinear,
+}
+
+#[derive(Module, Debug)]
+pub struct VitModel {
+    pub cls_token: Param<Tensor<3>>,
+    pub position_embeddings: Param<Tensor<3>>,
+    /// The patch projection (a stride-p convolution) as a linear over flattened patches.
+    pub patch_projection: AdaptedLinear,
+    pub layers: Vec<VitLayer>,
+    pub layernorm: LayerNorm,
+    #[module(skip)]
+    pub config: VitConfig,
+}
+
+#[derive(Module, Debug)]
+pub struct VitForImageClassification {
+    pub vit: VitModel,
+    pub classifier: AdaptedLinear,
+}
+
+impl VitModel {
+    pub fn load(w: &Weights, cfg: &VitConfig, device: &Device) -> Result<Self, ModelError> {
+        let h = cfg.hidden_size;
+        let p = cfg.patch_size;
+        let c = cfg.num_channels;
+        let n = (cfg.image_size / p).pow(2);
+        // Conv2d weight [h, c, p, p] flattened to [h, c·p·p] is an nn.Linear weight.
+        let conv = w.read_f32("vit.embeddings.patch_embeddings.projection.weight", &[h, c, p, p])?;
+        let k = c * p * p;
+        let mut t = vec![0.0f32; k * h];
+        for o in 0..h {
+            for i in 0..k {
+                t[i * h + o] = conv[o * k + i];
+            }
+        }
+        let weight = Tensor::from_data(burn::tensor::TensorData::new(t, [k, h]), device);
+        let bias = w.tensor("vit.embeddings.patch_embeddings.projection.bias", [h], device)?;
+        let patch_projection = AdaptedLinear::plain(weight, Some(bias), "embeddings.patch_embeddings.projection")?;
+        let eps = cfg.layer_norm_eps;
+        let mut layers = Vec::new();
+        for i in 0..cfg.num_hidden_layers {
+            let l = format!("vit.encoder.layer.{i}");
+            let nm = format!("encoder.layer.{i}");
+            let lin = |sub: &str, inf: usize, outf: usize, bias: bool| {
+                load_linear(w, &format!("{l}.{sub}"), &format!("{nm}.{sub}"), inf, outf, bias, device)
+            };
+            layers.push(VitLayer {
+                layernorm_before: LayerNorm::load(w, &format!("{l}.layernorm_before"), h, eps, device)?,
+                query: lin("attention.attention.query", h, h, cfg.qkv_bias)?,
+                key: lin("attention.attention.key", h, h, cfg.qkv_bias)?,
+                value: lin("attention.attention.value", h, h, cfg.qkv_bias)?,
+                attention_output: lin("attention.output.dense", h, h, true)?,
+                layernorm_after: LayerNorm::load(w, &format!("{l}.layernorm_after"), h, eps, device)?,
+                intermediate: lin("intermediate.dense", h, cfg.intermediate_size, true)?,
+                output: lin("output.dense", cfg.intermediate_size, h, true)?,
+            });
+        }
+        Ok(Self {
+            cls_token: Param::from_tensor(w.tensor("vit.embeddings.cls_token", [1, 1, h], device)?),
+            position_embeddings: Param::from_tensor(w.tensor("vit.embeddings.position_embeddings", [1, n + 1, h], device)?),
+            patch_projection,
+            layers,
+            layernorm: LayerNorm::load(w, "vit.layernorm", h, eps, device)?,
+            config: cfg.clone(),
+        })
+    }
+
+    /// pixel_values [batch, channels, size, size] → hidden states [batch, 1 + patches, hidden].
+    pub fn forward(&self, pixels: Tensor<4>) -> Tensor<3> {
+        let cfg = &self.config;
+        let [b, c, hh, ww] = pixels.dims();
+        let p = cfg.patch_size;
+        let (gh, gw) = (hh / p, ww / p);
+        let patches = pixels
+            .reshape([b, c, gh, p, gw, p])
+            .permute([0, 2, 4, 1, 3, 5])
+            .reshape([b, gh * gw, c * p * p]);
+        let x = self.patch_projection.forward(patches);
+        let h = cfg.hidden_size;
+        let cls = self.cls_token.val().expand([b, 1, h]);
+        let mut x = Tensor::cat(vec![cls, x], 1) + self.position_embeddings.val();
+        let heads = cfg.num_attention_heads;
+        let act = Act::parse(&cfg.hidden_act).unwrap_or(Act::Gelu);
+        for l in &self.layers {
+            let y = l.layernorm_before.forward(x.clone());
+            let q = split_heads(l.query.forward(y.clone()), heads);
+            let k = split_heads(l.key.forward(y.clone()), heads);
+            let v = split_heads(l.value.forward(y), heads);
+            x = x + l.attention_output.forward(merge_heads(attention(q, k, v, None)));
+            let y = l.layernorm_after.forward(x.clone());
+            x = x + l.output.forward(act.forward(l.intermediate.forward(y)));
+        }
+        self.layernorm.forward(x)
+    }
+
+    pub fn linears_mut(&mut self) -> Vec<&mut AdaptedLinear> {
+        let mut out: Vec<&mut AdaptedLinear> = vec![&mut self.patch_projection];
+        for l in &mut self.layers {
+            out.extend([&mut l.query, &mut l.key, &mut l.value, &mut l.attention_output, &mut l.intermediate, &mut l.output]);
+        }
+        out
+    }
+}
+
+impl VitForImageClassification {
+    pub fn load(w: &Weights, cfg: &VitConfig, num_labels: usize, device: &Device) -> Result<Self, ModelError> {
+        Ok(Self {
+            vit: VitModel::load(w, cfg, device)?,
+            classifier: load_linear(w, "classifier", "classifier", cfg.hidden_size, num_labels, true, device)?,
+        })
+    }
+
+    /// Logits [batch, num_labels] from the CLS token.
+    pub fn forward(&self, pixels: Tensor<4>) -> Tensor<2> {
+        let hidden = self.vit.forward(pixels);
+        let [b, _, h] = hidden.dims();
+        self.classifier.forward(hidden.slice([0..b, 0..1]).reshape([b, h]))
+    }
+}

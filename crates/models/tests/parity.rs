@@ -1,0 +1,209 @@
+//! Parity with transformers: tiny random-weight checkpoints of each family, written by
+//! `fixtures/make_fixtures.py` in the real HF layout together with transformers' outputs, are
+//! loaded through the same path as a real download (an hf-hub cache, offline) and must give
+//! the same hidden states and logits (≤ 1e-4) and the same token ids.
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use hub::{Hub, HubRepo};
+use models::auto::{AnyModel, load};
+use models::{Checkpoint, ModelError};
+use safetensors::SafeTensors;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// The fixture `family` imported into a fresh offline hub cache, as `fixtures/<family>`.
+fn checkpoint(family: &str) -> (Checkpoint, PathBuf) {
+    let cache = std::env::temp_dir().join(format!("models-parity-{}-{family}", std::process::id()));
+    let hub = Hub::offline_at(&cache);
+    let repo = HubRepo::model(&format!("fixtures/{family}"));
+    hub.import_dir(&repo, &fixtures().join(family), "0000000000000000000000000000000000000000").unwrap();
+    (Checkpoint::Hub { hub, repo }, cache)
+}
+
+struct Reference {
+    bytes: Vec<u8>,
+    json: serde_json::Value,
+}
+
+impl Reference {
+    fn open(family: &str) -> Self {
+        let dir = fixtures().join(family);
+        let bytes = std::fs::read(dir.join("reference.safetensors")).unwrap();
+        let json = serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap()).unwrap();
+        Self { bytes, json }
+    }
+
+    fn f32(&self, key: &str) -> (Vec<f32>, Vec<usize>) {
+        let st = SafeTensors::deserialize(&self.bytes).unwrap();
+        let v = st.tensor(key).unwrap();
+        let data = v.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+        (data, v.shape().to_vec())
+    }
+
+    fn ints<const D: usize>(&self, key: &str, device: &Device) -> Tensor<D, Int> {
+        let st = SafeTensors::deserialize(&self.bytes).unwrap();
+        let v = st.tensor(key).unwrap();
+        let data: Vec<i64> = v.data().chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect();
+        let shape: [usize; D] = v.shape().try_into().unwrap();
+        Tensor::from_data(TensorData::new(data, shape), device)
+    }
+}
+
+fn values<const D: usize>(t: Tensor<D>) -> (Vec<f32>, Vec<usize>) {
+    let dims = t.dims().to_vec();
+    (t.into_data().convert::<f32>().try_to_vec().unwrap(), dims)
+}
+
+fn assert_close(what: &str, ours: (Vec<f32>, Vec<usize>), theirs: (Vec<f32>, Vec<usize>), tol: f32) {
+    assert_eq!(ours.1, theirs.1, "{what}: shape");
+    let max = ours.0.iter().zip(&theirs.0).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(max <= tol, "{what}: max abs error {max} > {tol}");
+    eprintln!("{what}: max abs error {max:.2e}");
+}
+
+/// Token ids from the checkpoint's tokenizer.json equal transformers' for every sentence.
+fn assert_tokenizer_parity(family: &str, ckpt: &Checkpoint, reference: &Reference) {
+    let tok = models::tokenizer::load_tokenizer_json(&ckpt.file("tokenizer.json").unwrap()).unwrap();
+    let sentences = reference.json["sentences"].as_array().unwrap();
+    let ids = reference.json["token_ids"].as_array().unwrap();
+    for (s, want) in sentences.iter().zip(ids) {
+        let got = models::tokenizer::encode(&tok, s.as_str().unwrap()).unwrap();
+        let want: Vec<u32> = want.as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+        assert_eq!(got, want, "{family}: token ids of {s}");
+    }
+}
+
+fn text_parity(family: &str) {
+    let device = Device::flex();
+    let (ckpt, cache) = checkpoint(family);
+    let r = Reference::open(family);
+    let ids: Tensor<2, Int> = r.ints("input_ids", &device);
+    let mask: Tensor<2, Int> = r.ints("attention_mask", &device);
+    let model = load(&ckpt, &device).unwrap();
+    let tol = 1e-4;
+    match &model {
+        AnyModel::BertClassifier(m) => {
+            let hidden = m.encoder.forward(ids.clone(), mask.clone());
+            assert_close(&format!("{family} last_hidden_state"), values(hidden.clone()), r.f32("last_hidden_state"), tol);
+            assert_close(&format!("{family} logits"), values(m.head(hidden)), r.f32("logits"), tol);
+        }
+        AnyModel::Gpt2Lm(m) => {
+            assert_close(&format!("{family} last_hidden_state"), values(m.hidden(ids.clone(), mask.clone())), r.f32("last_hidden_state"), tol);
+            assert_close(&format!("{family} logits"), values(m.forward(ids, mask)), r.f32("logits"), tol);
+        }
+        AnyModel::LlamaLm(m) => {
+            assert_close(&format!("{family} last_hidden_state"), values(m.model.forward(ids.clone(), mask.clone())), r.f32("last_hidden_state"), tol);
+            assert_close(&format!("{family} logits"), values(m.forward(ids, mask)), r.f32("logits"), tol);
+        }
+        AnyModel::LlamaClassifier(m) => {
+            let pad = m.model.config.pad_token_id.expect("pad id");
+            assert_close(&format!("{family} last_hidden_state"), values(m.model.forward(ids.clone(), mask.clone())), r.f32("last_hidden_state"), tol);
+            assert_close(&format!("{family} logits"), values(m.forward(ids, mask, pad)), r.f32("logits"), tol);
+        }
+        other => panic!("{family}: unexpected model {other:?}"),
+    }
+    assert_tokenizer_parity(family, &ckpt, &r);
+    std::fs::remove_dir_all(cache).ok();
+}
+
+#[test]
+fn bert_matches_transformers() {
+    text_parity("bert");
+}
+
+#[test]
+fn roberta_matches_transformers() {
+    text_parity("roberta");
+}
+
+#[test]
+fn gpt2_matches_transformers() {
+    text_parity("gpt2");
+}
+
+#[test]
+fn gpt2_f16_weights_are_converted() {
+    text_parity("gpt2-f16");
+}
+
+#[test]
+fn llama_gqa_rope_scaling_sharded_matches_transformers() {
+    text_parity("llama");
+}
+
+#[test]
+fn llama_bf16_sequence_classifier_left_padded_matches_transformers() {
+    text_parity("llama-cls");
+}
+
+#[test]
+fn vit_matches_transformers() {
+    let device = Device::flex();
+    let (ckpt, cache) = checkpoint("vit");
+    let r = Reference::open("vit");
+    let (pixels, shape) = r.f32("pixel_values");
+    let pixels: Tensor<4> = Tensor::from_data(TensorData::new(pixels, [shape[0], shape[1], shape[2], shape[3]]), &device);
+    let AnyModel::VitClassifier(m) = load(&ckpt, &device).unwrap() else { panic!("not a ViT classifier") };
+    assert_close("vit last_hidden_state", values(m.vit.forward(pixels.clone())), r.f32("last_hidden_state"), 1e-4);
+    assert_close("vit logits", values(m.forward(pixels)), r.f32("logits"), 1e-4);
+    std::fs::remove_dir_all(cache).ok();
+}
+
+#[test]
+fn bad_checkpoints_are_clear_errors() {
+    let device = Device::flex();
+    let root = std::env::temp_dir().join(format!("models-bad-{}", std::process::id()));
+    // An unknown model_type.
+    let dir = root.join("unknown");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.json"), r#"{"model_type": "mamba"}"#).unwrap();
+    std::fs::copy(fixtures().join("bert/model.safetensors"), dir.join("model.safetensors")).unwrap();
+    let err = load(&Checkpoint::Dir(dir.clone()), &device).unwrap_err().to_string();
+    assert!(err.contains("unknown model_type `mamba`") && err.contains("config.json") && err.contains("roberta"), "{err}");
+    // A truncated safetensors file.
+    let dir = root.join("truncated");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixtures().join("bert/config.json"), dir.join("config.json")).unwrap();
+    let bytes = std::fs::read(fixtures().join("bert/model.safetensors")).unwrap();
+    std::fs::write(dir.join("model.safetensors"), &bytes[..bytes.len() / 2]).unwrap();
+    let err = load(&Checkpoint::Dir(dir.clone()), &device).unwrap_err().to_string();
+    assert!(err.contains("model.safetensors") && err.contains("truncated or corrupt"), "{err}");
+    // A tensor of the wrong shape: the BERT weights under a config with another hidden size.
+    let dir = root.join("shape");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("bert/config.json")).unwrap()).unwrap();
+    let (h, i) = (cfg["hidden_size"].as_u64().unwrap(), cfg["intermediate_size"].as_u64().unwrap());
+    cfg["intermediate_size"] = serde_json::json!(i + 8);
+    std::fs::write(dir.join("config.json"), cfg.to_string()).unwrap();
+    std::fs::copy(fixtures().join("bert/model.safetensors"), dir.join("model.safetensors")).unwrap();
+    let err = load(&Checkpoint::Dir(dir.clone()), &device).unwrap_err().to_string();
+    assert!(
+        err.contains("encoder.layer.0.intermediate.dense.weight") && err.contains(&format!("[{i}, {h}]")) && err.contains(&format!("[{}, {h}]", i + 8)),
+        "{err}"
+    );
+    // A missing file, offline.
+    let hub = Hub::offline_at(root.join("cache"));
+    let err = load(&Checkpoint::Hub { hub, repo: HubRepo::model("org/absent") }, &device).unwrap_err();
+    assert!(matches!(err, ModelError::Hub(_)), "{err}");
+    assert!(err.to_string().contains("config.json") && err.to_string().contains("huggingface-cli download org/absent"), "{err}");
+    std::fs::remove_dir_all(root).ok();
+}
+
+#[test]
+fn vit_image_preprocessing_matches_transformers_bit_for_bit() {
+    let r = Reference::open("vit");
+    let st = SafeTensors::deserialize(&r.bytes).unwrap();
+    let v = st.tensor("image_uint8").unwrap();
+    let (h, w) = (v.shape()[0], v.shape()[1]);
+    let rgb: Vec<u8> = v.data().chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap()) as u8).collect();
+    let cfg = models::image_processor::ImageProcessorConfig::from_file(&fixtures().join("vit/preprocessor_config.json")).unwrap();
+    let ours = cfg.preprocess(&rgb, h, w);
+    let (theirs, shape) = r.f32("pixel_values");
+    assert_eq!(shape, vec![1, 3, 32, 32]);
+    let max = ours.iter().zip(&theirs).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(max <= 1e-6, "pixel_values: max abs error {max}");
+}
