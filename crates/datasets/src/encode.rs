@@ -138,7 +138,7 @@ pub fn encode_text(
 }
 
 /// Image preprocessing of a ViT checkpoint (`preprocessor_config.json`): resize to `height ×
-/// width` (bilinear), scale by `rescale_factor`, normalise per channel with `image_mean` /
+/// width` (Pillow's bilinear, bit-exact), scale by `rescale_factor`, normalise per channel with `image_mean` /
 /// `image_std`. Grey images are repeated to three channels.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ImagePreprocessor {
@@ -211,17 +211,15 @@ impl ImagePreprocessor {
             }
             Image::Raw { channels, .. } => return Err(format!("unsupported channel count {channels}")),
         };
-        let resized = if rgb.dimensions() == (self.width, self.height) {
-            rgb
-        } else {
-            image::imageops::resize(&rgb, self.width, self.height, image::imageops::FilterType::Triangle)
-        };
+        let (in_w, in_h) = rgb.dimensions();
         let (w, h) = (self.width as usize, self.height as usize);
+        // Pillow's bilinear resize, as transformers' image processors use it.
+        let resized = crate::resize::resize_bilinear(rgb.as_raw(), in_h as usize, in_w as usize, h, w);
         let mut out = vec![0f32; 3 * h * w];
-        for (x, y, p) in resized.enumerate_pixels() {
+        for i in 0..h * w {
             for c in 0..3 {
-                let v = f32::from(p.0[c]) * self.rescale_factor;
-                out[c * h * w + y as usize * w + x as usize] = (v - self.image_mean[c]) / self.image_std[c];
+                let v = f32::from(resized[i * 3 + c]) * self.rescale_factor;
+                out[c * h * w + i] = (v - self.image_mean[c]) / self.image_std[c];
             }
         }
         Ok(out)

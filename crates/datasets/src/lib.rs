@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod mini;
 pub mod paper;
 mod registry;
+pub mod resize;
 pub mod rng;
 mod table;
 mod types;

@@ -9,7 +9,6 @@
 pub mod auto;
 pub mod bert;
 pub mod gpt2;
-pub mod image_processor;
 pub mod llama;
 pub mod presets;
 pub mod vit;

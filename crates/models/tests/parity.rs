@@ -195,13 +195,16 @@ fn bad_checkpoints_are_clear_errors() {
 
 #[test]
 fn vit_image_preprocessing_matches_transformers_bit_for_bit() {
+    // The data pipeline's preprocessor (datasets::encode), on the fixture's image.
     let r = Reference::open("vit");
     let st = SafeTensors::deserialize(&r.bytes).unwrap();
     let v = st.tensor("image_uint8").unwrap();
     let (h, w) = (v.shape()[0], v.shape()[1]);
-    let rgb: Vec<u8> = v.data().chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap()) as u8).collect();
-    let cfg = models::image_processor::ImageProcessorConfig::from_file(&fixtures().join("vit/preprocessor_config.json")).unwrap();
-    let ours = cfg.preprocess(&rgb, h, w);
+    let pixels: Vec<u8> = v.data().chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap()) as u8).collect();
+    let image = datasets::Image::Raw { width: w as u32, height: h as u32, channels: 3, pixels };
+    let text = std::fs::read_to_string(fixtures().join("vit/preprocessor_config.json")).unwrap();
+    let pre = datasets::encode::ImagePreprocessor::from_config_json(&text).unwrap();
+    let ours = pre.apply(&image).unwrap();
     let (theirs, shape) = r.f32("pixel_values");
     assert_eq!(shape, vec![1, 3, 32, 32]);
     let max = ours.iter().zip(&theirs).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
