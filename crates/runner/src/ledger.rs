@@ -1,0 +1,162 @@
+//! The ledger: one JSON file per finished cell, `results/runs/<suite>/<config-hash>.json`,
+//! keyed by the SHA-256 of the cell's full configuration in canonical JSON (keys sorted), so a
+//! changed hyper-parameter is a new cell and an unchanged one is found again after a restart.
+//!
+//! Writes are atomic (a temporary file in the same directory, then a rename), so a killed run
+//! leaves either the whole result or none. A finished result is never overwritten: redoing a
+//! cell (`--force`) first renames the old file to `<hash>.superseded-<n>.json`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("ledger {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("ledger {path}: not a readable result: {source}")]
+    Parse { path: PathBuf, source: serde_json::Error },
+    #[error("ledger {path}: the cell is already finished; pass --force to redo it (the old result is kept as a superseded file)")]
+    Finished { path: PathBuf },
+}
+
+/// JSON with every object's keys sorted, whatever serde_json's map order is.
+fn canonical(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let body: Vec<String> = keys
+                .iter()
+                .map(|k| format!("{}:{}", serde_json::to_string(k).unwrap(), canonical(&m[*k])))
+                .collect();
+            format!("{{{}}}", body.join(","))
+        }
+        serde_json::Value::Array(a) => format!("[{}]", a.iter().map(canonical).collect::<Vec<_>>().join(",")),
+        other => other.to_string(),
+    }
+}
+
+/// The hex SHA-256 of a configuration's canonical JSON.
+pub fn config_hash<C: Serialize>(config: &C) -> String {
+    let v = serde_json::to_value(config).expect("a cell configuration serialises");
+    let digest = Sha256::digest(canonical(&v).as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The results directory of one suite.
+#[derive(Clone, Debug)]
+pub struct Ledger {
+    pub dir: PathBuf,
+}
+
+impl Ledger {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    pub fn path_of(&self, hash: &str) -> PathBuf {
+        self.dir.join(format!("{hash}.json"))
+    }
+
+    pub fn is_finished(&self, hash: &str) -> bool {
+        self.path_of(hash).is_file()
+    }
+
+    /// Records a finished cell. Refuses to replace a finished one unless `force`, in which case
+    /// the old file is kept under a superseded name.
+    pub fn record<R: Serialize>(&self, hash: &str, result: &R, force: bool) -> Result<PathBuf, LedgerError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| LedgerError::Io { path, source }
+        };
+        std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
+        let path = self.path_of(hash);
+        if path.exists() {
+            if !force {
+                return Err(LedgerError::Finished { path });
+            }
+            let mut n = 1;
+            let old = loop {
+                let candidate = self.dir.join(format!("{hash}.superseded-{n}.json"));
+                if !candidate.exists() {
+                    break candidate;
+                }
+                n += 1;
+            };
+            std::fs::rename(&path, &old).map_err(io(&path))?;
+        }
+        let text = serde_json::to_string_pretty(result).expect("a result serialises");
+        let tmp = self.dir.join(format!(".{hash}.json.tmp-{}", std::process::id()));
+        std::fs::write(&tmp, text).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io(&path))?;
+        Ok(path)
+    }
+
+    /// One finished result.
+    pub fn read<R: DeserializeOwned>(&self, hash: &str) -> Result<R, LedgerError> {
+        let path = self.path_of(hash);
+        let text = std::fs::read_to_string(&path).map_err(|source| LedgerError::Io { path: path.clone(), source })?;
+        serde_json::from_str(&text).map_err(|source| LedgerError::Parse { path, source })
+    }
+
+    /// Hashes of every finished cell (superseded and temporary files excluded), sorted.
+    pub fn finished(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else { return Vec::new() };
+        let mut out: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| !n.starts_with('.') && !n.contains(".superseded-"))
+            .filter_map(|n| n.strip_suffix(".json").map(str::to_string))
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn hash_is_canonical_and_changes_with_the_config() {
+        let a = json!({"model": "roberta-base", "method": "lora", "lr": 3e-4, "seed": 0});
+        let b = json!({"seed": 0, "lr": 3e-4, "method": "lora", "model": "roberta-base"});
+        assert_eq!(config_hash(&a), config_hash(&b));
+        let c = json!({"seed": 0, "lr": 1e-4, "method": "lora", "model": "roberta-base"});
+        assert_ne!(config_hash(&a), config_hash(&c));
+        assert_eq!(config_hash(&a).len(), 64);
+    }
+
+    #[test]
+    fn record_resume_and_force_never_lose_a_result() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::new(dir.path().join("runs/mini"));
+        let h = config_hash(&json!({"cell": 1}));
+        assert!(!ledger.is_finished(&h));
+        ledger.record(&h, &json!({"test_metric": 0.8}), false).unwrap();
+        assert!(ledger.is_finished(&h));
+        // A restarted run finds it and does not redo it.
+        assert_eq!(ledger.finished(), vec![h.clone()]);
+        let err = ledger.record(&h, &json!({"test_metric": 0.1}), false).unwrap_err();
+        assert!(err.to_string().contains("--force"), "{err}");
+        let kept: serde_json::Value = ledger.read(&h).unwrap();
+        assert_eq!(kept["test_metric"], 0.8);
+        // --force keeps the old result as a superseded file.
+        ledger.record(&h, &json!({"test_metric": 0.9}), true).unwrap();
+        let now: serde_json::Value = ledger.read(&h).unwrap();
+        assert_eq!(now["test_metric"], 0.9);
+        let old: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join(format!("runs/mini/{h}.superseded-1.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(old["test_metric"], 0.8);
+        assert_eq!(ledger.finished(), vec![h.clone()], "superseded and temp files are not cells");
+        // No temporary file is left behind.
+        let names: Vec<String> = std::fs::read_dir(&ledger.dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        assert!(names.iter().all(|n| !n.contains(".tmp")), "{names:?}");
+    }
+}
