@@ -22,6 +22,38 @@ pub struct Weights {
     /// key → index into `files`.
     keys: BTreeMap<String, usize>,
     used: RefCell<BTreeSet<String>>,
+    /// Freshly initialised tensors for keys the files lack (a new task head, or a whole
+    /// randomly initialised model).
+    init: Option<FreshInit>,
+}
+
+/// How tensors absent from the files are initialised, as transformers' `_init_weights` does
+/// for these families: normal(0, `std`) for matrices and embeddings, zeros for biases, ones
+/// for normalisation weights. Only keys starting with one of `prefixes` qualify (empty: all).
+struct FreshInit {
+    rng: RefCell<peft_core::Rng>,
+    std: f64,
+    prefixes: Vec<String>,
+}
+
+impl FreshInit {
+    fn applies_to(&self, key: &str) -> bool {
+        self.prefixes.is_empty() || self.prefixes.iter().any(|p| key.starts_with(p.as_str()))
+    }
+
+    fn values(&self, key: &str, shape: &[usize]) -> Vec<f32> {
+        let n: usize = shape.iter().product();
+        let last = key.rsplit('.').next().unwrap_or("");
+        let is_norm = key.contains("LayerNorm") || key.contains("layernorm") || key.contains("norm.") || key.contains("ln_");
+        if last == "bias" || last == "beta" {
+            vec![0.0; n]
+        } else if is_norm && (last == "weight" || last == "gamma") {
+            vec![1.0; n]
+        } else {
+            let mut rng = self.rng.borrow_mut();
+            (0..n).map(|_| (rng.normal() * self.std) as f32).collect()
+        }
+    }
 }
 
 fn weights_err(path: &Path, message: impl Into<String>) -> ModelError {
@@ -48,7 +80,7 @@ impl Weights {
             }
             files.push((path.clone(), mmap));
         }
-        Ok(Self { files, keys, used: RefCell::new(BTreeSet::new()) })
+        Ok(Self { files, keys, used: RefCell::new(BTreeSet::new()), init: None })
     }
 
     /// Opens the weights of a checkpoint directory (or a hub snapshot): `model.safetensors`,
@@ -77,8 +109,34 @@ impl Weights {
         }
     }
 
+    /// A source with no files: every tensor is freshly initialised (normal(0, `std`), zero
+    /// biases, unit norms) from `seed` — a randomly initialised model of any family, read through
+    /// the same `load` code as a checkpoint.
+    pub fn random_init(seed: u64, std: f64) -> Self {
+        Self {
+            files: Vec::new(),
+            keys: BTreeMap::new(),
+            used: RefCell::new(BTreeSet::new()),
+            init: Some(FreshInit { rng: RefCell::new(peft_core::Rng::seed_from(seed)), std, prefixes: Vec::new() }),
+        }
+    }
+
+    /// Initialises tensors the files lack whose keys start with one of `prefixes` (e.g. a new
+    /// classification head `classifier.` when fine-tuning a pretrained backbone), from `seed`.
+    /// Any other missing key stays an error.
+    pub fn init_missing(mut self, prefixes: &[&str], seed: u64, std: f64) -> Self {
+        self.init = Some(FreshInit {
+            rng: RefCell::new(peft_core::Rng::seed_from(seed)),
+            std,
+            prefixes: prefixes.iter().map(|p| p.to_string()).collect(),
+        });
+        self
+    }
+
+    /// Whether `key` can be read: stored in the files, or freshly initialised. A fully random
+    /// source answers for the keys of the canonical (prefixed) layout.
     pub fn contains(&self, key: &str) -> bool {
-        self.keys.contains_key(key)
+        self.keys.contains_key(key) || self.init.as_ref().is_some_and(|i| i.applies_to(key))
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &str> {
@@ -96,8 +154,11 @@ impl Weights {
     /// Reads `key` as f32 values, checking its shape.
     pub fn read_f32(&self, key: &str, shape: &[usize]) -> Result<Vec<f32>, ModelError> {
         let Some(&i) = self.keys.get(key) else {
-            let (path, _) = &self.files[0];
-            return Err(ModelError::MissingKeys { path: path.clone(), keys: vec![key.to_string()] });
+            if let Some(init) = self.init.as_ref().filter(|i| i.applies_to(key)) {
+                return Ok(init.values(key, shape));
+            }
+            let path = self.files.first().map(|(p, _)| p.clone()).unwrap_or_default();
+            return Err(ModelError::MissingKeys { path, keys: vec![key.to_string()] });
         };
         let (path, mmap) = &self.files[i];
         let st = SafeTensors::deserialize(mmap).map_err(|e| weights_err(path, e.to_string()))?;
@@ -161,7 +222,7 @@ impl Weights {
     /// The file that holds `key` (or the first file), for error messages.
     pub fn path_of(&self, key: &str) -> &Path {
         let i = self.keys.get(key).copied().unwrap_or(0);
-        &self.files[i].0
+        self.files.get(i).map(|(p, _)| p.as_path()).unwrap_or(Path::new("<random init>"))
     }
 
     /// Fails with every unexpected key listed.
@@ -170,7 +231,7 @@ impl Weights {
         if unused.is_empty() {
             Ok(())
         } else {
-            Err(ModelError::UnexpectedKeys { path: self.files[0].0.clone(), keys: unused })
+            Err(ModelError::UnexpectedKeys { path: self.path_of("").to_path_buf(), keys: unused })
         }
     }
 
