@@ -21,6 +21,11 @@ pub enum BenchCommand {
     /// One method in this process (used by `bench layers`; prints one JSON line).
     #[command(hide = true)]
     LayersOne(LayersArgs),
+    /// One training step of a RoBERTa-base-shaped classifier per method (Table 15's setting).
+    Step(crate::bench_step::StepArgs),
+    /// One method of `bench step` in this process (prints one JSON line).
+    #[command(hide = true)]
+    StepOne(crate::bench_step::StepArgs),
 }
 
 #[derive(Args, Clone, Debug, Serialize, Deserialize)]
@@ -69,6 +74,13 @@ pub struct LayerBenchResult {
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Layers(args) => run_all(args),
+        BenchCommand::Step(args) => crate::bench_step::run_all(args),
+        BenchCommand::StepOne(args) => {
+            let method = args.methods.first().context("step-one needs --methods M")?.clone();
+            let r = crate::bench_step::run_one(&args, &method)?;
+            println!("{}", serde_json::to_string(&r)?);
+            Ok(())
+        }
         BenchCommand::LayersOne(args) => {
             let method = args.methods.first().context("layers-one needs --methods M")?.clone();
             let r = run_one(&args, &method)?;

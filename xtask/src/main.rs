@@ -2,6 +2,7 @@
 //! prints; the work itself lives in the library crates, where the tests exercise it.
 
 mod bench_layers;
+mod bench_step;
 mod datasets;
 mod device;
 mod methods;

@@ -3,13 +3,14 @@
 use burn::tensor::Device;
 
 use crate::bert::{BertConfig, BertForSequenceClassification, BertModel};
+use crate::deberta::{DebertaV2Config, DebertaV2ForSequenceClassification, DebertaV2Model};
 use crate::gpt2::{Gpt2Config, Gpt2LmHeadModel};
 use crate::llama::{LlamaConfig, LlamaForCausalLm, LlamaForSequenceClassification};
 use crate::vit::{VitConfig, VitForImageClassification};
 use crate::{Checkpoint, ModelError, num_labels};
 
 /// The model families this crate implements.
-pub const SUPPORTED_MODEL_TYPES: &[&str] = &["bert", "roberta", "gpt2", "llama", "vit"];
+pub const SUPPORTED_MODEL_TYPES: &[&str] = &["bert", "roberta", "deberta-v2", "gpt2", "llama", "vit"];
 
 /// A loaded model with the head its checkpoint declares.
 #[derive(Debug)]
@@ -17,6 +18,9 @@ pub enum AnyModel {
     /// A bare encoder (e.g. a sentence-embedding BERT).
     BertEncoder(BertModel),
     BertClassifier(BertForSequenceClassification),
+    /// A bare DeBERTa v2/v3 encoder (e.g. microsoft/deberta-v3-base before fine-tuning).
+    DebertaEncoder(DebertaV2Model),
+    DebertaClassifier(DebertaV2ForSequenceClassification),
     Gpt2Lm(Gpt2LmHeadModel),
     LlamaLm(LlamaForCausalLm),
     LlamaClassifier(LlamaForSequenceClassification),
@@ -45,6 +49,19 @@ pub fn load(ckpt: &Checkpoint, device: &Device) -> Result<AnyModel, ModelError> 
                 (AnyModel::BertClassifier(BertForSequenceClassification::load(&w, &cfg, n, device)?), &["position_ids"])
             } else {
                 (AnyModel::BertEncoder(BertModel::load(&w, &cfg, device)?), &["position_ids", "pooler."])
+            }
+        }
+        "deberta-v2" => {
+            let cfg: DebertaV2Config = serde_json::from_value(json.clone()).map_err(|e| parse(&e.to_string()))?;
+            if arch.ends_with("ForSequenceClassification") {
+                (AnyModel::DebertaClassifier(DebertaV2ForSequenceClassification::load(&w, &cfg, n, &path, device)?), &["position_ids"])
+            } else {
+                // The pretraining heads (masked LM, replaced-token detection) and a pooler are
+                // not part of the encoder.
+                (
+                    AnyModel::DebertaEncoder(DebertaV2Model::load(&w, &cfg, &path, device)?),
+                    &["position_ids", "pooler.", "lm_predictions.", "mask_predictions.", "cls."],
+                )
             }
         }
         "gpt2" => {

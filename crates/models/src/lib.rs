@@ -8,9 +8,11 @@
 
 pub mod auto;
 pub mod bert;
+pub mod deberta;
 pub mod gpt2;
 pub mod llama;
 pub mod presets;
+pub mod spm;
 pub mod vit;
 pub mod checkpoint;
 mod error;

@@ -1,10 +1,12 @@
-//! Tokenizers through the `tokenizers` crate from a checkpoint's `tokenizer.json`.
+//! Tokenizers through the `tokenizers` crate from a checkpoint's `tokenizer.json`, or, for a
+//! checkpoint that ships only a sentencepiece `spm.model` (DeBERTa-v3), the equivalent
+//! tokenizer built from it ([`crate::spm`]).
 
 use std::path::Path;
 
 use tokenizers::Tokenizer;
 
-use crate::ModelError;
+use crate::{Checkpoint, ModelError};
 
 /// Loads `tokenizer.json`. Padding and truncation settings stored in the file (e.g.
 /// all-MiniLM-L6-v2 pads every encoding to 128) are dropped: transformers ignores them too,
@@ -14,6 +16,21 @@ pub fn load_tokenizer_json(path: &Path) -> Result<Tokenizer, ModelError> {
     tok.with_padding(None);
     tok.with_truncation(None).map_err(|e| ModelError::Tokenizer { path: path.to_path_buf(), message: e.to_string() })?;
     Ok(tok)
+}
+
+/// The checkpoint's tokenizer: `tokenizer.json` when it has one, else `spm.model` (with the
+/// options of `tokenizer_config.json` when present) converted as transformers does.
+pub fn load_tokenizer(ckpt: &Checkpoint) -> Result<Tokenizer, ModelError> {
+    if ckpt.has_file("tokenizer.json") {
+        return load_tokenizer_json(&ckpt.file("tokenizer.json")?);
+    }
+    if ckpt.has_file("spm.model") {
+        let spm = ckpt.file("spm.model")?;
+        let config = if ckpt.has_file("tokenizer_config.json") { Some(ckpt.file("tokenizer_config.json")?) } else { None };
+        return crate::spm::load_spm_tokenizer(&spm, config.as_deref());
+    }
+    // Neither: report the file that is normally there.
+    load_tokenizer_json(&ckpt.file("tokenizer.json")?)
 }
 
 /// Token ids of `text` with the tokenizer's special tokens (as transformers' `tokenizer(text)`).

@@ -1,0 +1,168 @@
+//! `cargo xtask bench step`: one training step (forward, backward, AdamW update) of a
+//! RoBERTa-base-shaped sequence classifier (random init, batch 8 × 128 tokens, adapters on
+//! query and value, r = 16) per method, each in its own process so that peak memory does not
+//! mix; written to `results/bench/step.json`.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::{Int, Tensor, TensorData, activation::log_softmax};
+use clap::Args;
+use models::Weights;
+use models::bert::{BertConfig, BertForSequenceClassification};
+use peft_core::{AdamW, AdamWConfig, AdapterConfig, ParamGroupKind, ParamGroups, Rng, TABLE2_METHODS, TargetModules};
+use serde::{Deserialize, Serialize};
+
+use crate::bench_layers::peak_rss_bytes;
+use crate::device::DeviceArg;
+
+#[derive(Args, Clone, Debug)]
+pub struct StepArgs {
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 128)]
+    pub seq: usize,
+    #[arg(long, default_value_t = 16)]
+    pub rank: usize,
+    /// Timed steps (after 2 warm-up steps); the median is reported.
+    #[arg(long, default_value_t = 5)]
+    pub steps: usize,
+    /// Encoder layers (RoBERTa-base has 12; fewer for a quick look).
+    #[arg(long, default_value_t = 12)]
+    pub layers: usize,
+    /// Methods (default: Table 2's plus s-cla and s-r-c3la).
+    #[arg(long, value_delimiter = ',')]
+    pub methods: Vec<String>,
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    pub device: DeviceArg,
+    #[arg(long, default_value = "results/bench/step.json")]
+    pub out: PathBuf,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StepResult {
+    #[serde(rename = "impl")]
+    pub implementation: String,
+    pub method: String,
+    pub seconds_per_step: f64,
+    pub samples_per_s: f64,
+    pub peak_rss_bytes: u64,
+    pub trainable_params: usize,
+    pub head_params: usize,
+}
+
+fn roberta_base(layers: usize) -> BertConfig {
+    serde_json::from_value(serde_json::json!({
+        "model_type": "roberta", "vocab_size": 50265, "hidden_size": 768, "num_hidden_layers": layers,
+        "num_attention_heads": 12, "intermediate_size": 3072, "hidden_act": "gelu",
+        "max_position_embeddings": 514, "type_vocab_size": 1, "layer_norm_eps": 1e-5, "pad_token_id": 1
+    }))
+    .expect("a valid RoBERTa config")
+}
+
+pub fn run_one(args: &StepArgs, method: &str) -> Result<StepResult> {
+    let device = args.device.device()?.autodiff();
+    let cfg = roberta_base(args.layers);
+    let mut model = BertForSequenceClassification::load(&Weights::random_init(0, 0.02), &cfg, 2, &device)?;
+    let targets = TargetModules::names(&["query", "value"]);
+    let (encoder, _) = models::apply_method(model.encoder, |e| e.linears_mut(), &targets, method, &AdapterConfig::paper(args.rank, 0))?;
+    model.encoder = encoder;
+    let groups = ParamGroups::from_module(&model, &["classifier"]);
+    let counts = groups.count_by_group();
+    let head = counts.get(&ParamGroupKind::Head).copied().unwrap_or(0);
+    let trainable: usize = counts.values().sum();
+    let mut cfg_opt = AdamWConfig::default();
+    if let Some(r) = peft_core::method(method)?.default_lr_ratio_b {
+        cfg_opt = cfg_opt.with_lr_ratio_b(r);
+    }
+    let mut opt = AdamW::new(cfg_opt, groups);
+    let (b, s) = (args.batch, args.seq);
+    let mut rng = Rng::seed_from(1);
+    let ids: Vec<i64> = (0..b * s).map(|i| if i % s == 0 { 0 } else { 3 + rng.below(50000) as i64 }).collect();
+    let ids: Tensor<2, Int> = Tensor::from_data(TensorData::new(ids, [b, s]), &device);
+    let mask: Tensor<2, Int> = Tensor::from_data(TensorData::new(vec![1i64; b * s], [b, s]), &device);
+    let labels: Tensor<2, Int> = Tensor::from_data(TensorData::new((0..b as i64).map(|i| i % 2).collect::<Vec<_>>(), [b, 1]), &device);
+    let mut times = Vec::new();
+    for step in 0..args.steps + 2 {
+        let start = Instant::now();
+        let logits = model.forward(ids.clone(), mask.clone());
+        let loss = log_softmax(logits, 1).gather(1, labels.clone()).mean().neg();
+        let grads = loss.backward();
+        model = opt.step(1e-4, model, grads)?.0;
+        device.sync().ok();
+        if step >= 2 {
+            times.push(start.elapsed().as_secs_f64());
+        }
+    }
+    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let median = times[times.len() / 2];
+    Ok(StepResult {
+        implementation: "burn".into(),
+        method: method.into(),
+        seconds_per_step: median,
+        samples_per_s: b as f64 / median,
+        peak_rss_bytes: peak_rss_bytes(),
+        trainable_params: trainable,
+        head_params: head,
+    })
+}
+
+pub fn run_all(args: StepArgs) -> Result<()> {
+    let methods: Vec<String> = if args.methods.is_empty() {
+        TABLE2_METHODS.iter().chain(["paca", "s-cla", "s-r-c3la"].iter()).map(|s| s.to_string()).collect()
+    } else {
+        for m in &args.methods {
+            peft_core::method(m)?;
+        }
+        args.methods.clone()
+    };
+    let exe = std::env::current_exe()?;
+    let device = format!("{:?}", args.device).to_lowercase();
+    println!(
+        "bench step: RoBERTa-base-shaped classifier ({} layers), batch {}×{}, r = {}, adapters on query+value, {} timed steps, device {device}",
+        args.layers, args.batch, args.seq, args.rank, args.steps
+    );
+    let bar = indicatif::ProgressBar::new(methods.len() as u64);
+    let mut results: Vec<StepResult> = Vec::new();
+    for m in &methods {
+        bar.set_message(m.clone());
+        let out = Command::new(&exe)
+            .args(["bench", "step-one", "--methods", m, "--device", &device])
+            .args(["--batch", &args.batch.to_string(), "--seq", &args.seq.to_string(), "--rank", &args.rank.to_string()])
+            .args(["--steps", &args.steps.to_string(), "--layers", &args.layers.to_string()])
+            .output()
+            .with_context(|| format!("starting the benchmark process for {m}"))?;
+        if !out.status.success() {
+            bail!("benchmark of {m} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        }
+        let line = String::from_utf8_lossy(&out.stdout);
+        results.push(serde_json::from_str(line.trim()).with_context(|| format!("reading the result of {m}: {line}"))?);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let lora = results.iter().find(|r| r.method == "lora").map(|r| (r.seconds_per_step, r.peak_rss_bytes));
+    println!("{:<10} {:>9} {:>10} {:>10} {:>11} {:>9} {:>9}", "method", "s/step", "samples/s", "peak MiB", "trainable", "t/LoRA", "mem/LoRA");
+    for r in &results {
+        let (t, m) = lora.map(|(t, m)| (r.seconds_per_step / t, r.peak_rss_bytes as f64 / m as f64)).unwrap_or((f64::NAN, f64::NAN));
+        println!(
+            "{:<10} {:>9.3} {:>10.2} {:>10.1} {:>11} {:>9.3} {:>9.3}",
+            r.method,
+            r.seconds_per_step,
+            r.samples_per_s,
+            r.peak_rss_bytes as f64 / 1048576.0,
+            r.trainable_params,
+            t,
+            m
+        );
+    }
+    if let Some(dir) = args.out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = args.out.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_string_pretty(&results)?)?;
+    std::fs::rename(&tmp, &args.out)?;
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
