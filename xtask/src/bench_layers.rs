@@ -23,6 +23,18 @@ pub enum BenchCommand {
     LayersOne(LayersArgs),
     /// One training step of a RoBERTa-base-shaped classifier per method (Table 15's setting).
     Step(crate::bench_step::StepArgs),
+    /// `bench step` for LoRA and FFT interleaved with PyTorch + HF PEFT (bench/torch_step.py).
+    Compare {
+        #[command(flatten)]
+        step: crate::bench_step::StepArgs,
+        /// Interleaved rounds per method.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// The Python that runs bench/torch_step.py (default `python3`; the script makes its own
+        /// virtualenv with pinned torch, transformers and peft on first use).
+        #[arg(long)]
+        python: Option<PathBuf>,
+    },
     /// One method of `bench step` in this process (prints one JSON line).
     #[command(hide = true)]
     StepOne(crate::bench_step::StepArgs),
@@ -75,6 +87,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Layers(args) => run_all(args),
         BenchCommand::Step(args) => crate::bench_step::run_all(args),
+        BenchCommand::Compare { step, rounds, python } => crate::bench_step::compare(step, rounds, python),
         BenchCommand::StepOne(args) => {
             let method = args.methods.first().context("step-one needs --methods M")?.clone();
             let r = crate::bench_step::run_one(&args, &method)?;

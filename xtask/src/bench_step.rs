@@ -166,3 +166,72 @@ pub fn run_all(args: StepArgs) -> Result<()> {
     println!("wrote {}", args.out.display());
     Ok(())
 }
+
+/// `cargo xtask bench compare`: burn and PyTorch+PEFT (bench/torch_step.py, its own venv),
+/// interleaved (burn, torch, burn, torch …) for LoRA and FFT so that machine noise hits both
+/// alike, `rounds` times each; the other methods run on burn once. Writes every measurement to
+/// `results/bench/step.json`.
+pub fn compare(args: StepArgs, rounds: usize, python: Option<PathBuf>) -> Result<()> {
+    let exe = std::env::current_exe()?;
+    let script = PathBuf::from("bench/torch_step.py");
+    if !script.exists() {
+        bail!("{} not found: run `cargo xtask bench compare` from the repository root", script.display());
+    }
+    let python = python.unwrap_or_else(|| PathBuf::from("python3"));
+    let burn_one = |m: &str| -> Result<StepResult> {
+        let out = Command::new(&exe)
+            .args(["bench", "step-one", "--methods", m, "--device", &format!("{:?}", args.device).to_lowercase()])
+            .args(["--batch", &args.batch.to_string(), "--seq", &args.seq.to_string(), "--rank", &args.rank.to_string()])
+            .args(["--steps", &args.steps.to_string(), "--layers", &args.layers.to_string()])
+            .output()?;
+        if !out.status.success() {
+            bail!("burn step for {m} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim())?)
+    };
+    let torch_one = |m: &str| -> Result<StepResult> {
+        let out = Command::new(&python)
+            .arg(&script)
+            .args(["--method", m, "--steps", &args.steps.to_string(), "--layers", &args.layers.to_string()])
+            .args(["--batch", &args.batch.to_string(), "--seq", &args.seq.to_string(), "--rank", &args.rank.to_string()])
+            .output()
+            .with_context(|| format!("running {}", script.display()))?;
+        if !out.status.success() {
+            bail!("PyTorch step for {m} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        }
+        let line = String::from_utf8_lossy(&out.stdout);
+        let last = line.lines().last().unwrap_or("");
+        Ok(serde_json::from_str(last).with_context(|| format!("reading the PyTorch result: {line}"))?)
+    };
+    let mut results = Vec::new();
+    for round in 0..rounds {
+        for m in ["lora", "fft"] {
+            eprintln!("round {}: {m} (burn, then PyTorch+PEFT)", round + 1);
+            results.push(burn_one(m)?);
+            results.push(torch_one(m)?);
+        }
+    }
+    for m in TABLE2_METHODS.iter().chain(["paca", "s-cla", "s-r-c3la"].iter()).filter(|m| !["lora", "fft"].contains(m)) {
+        eprintln!("burn: {m}");
+        results.push(burn_one(m)?);
+    }
+    let median = |imp: &str, m: &str, f: &dyn Fn(&StepResult) -> f64| {
+        let mut v: Vec<f64> = results.iter().filter(|r| r.implementation == imp && r.method == m).map(f).collect();
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    println!("{:<8} {:>14} {:>14} {:>8} {:>16} {:>16} {:>8}", "method", "burn s/step", "torch s/step", "ratio", "burn peak MiB", "torch peak MiB", "ratio");
+    for m in ["lora", "fft"] {
+        let (bt, tt) = (median("burn", m, &|r| r.seconds_per_step), median("pytorch-peft", m, &|r| r.seconds_per_step));
+        let (bm, tm) = (median("burn", m, &|r| r.peak_rss_bytes as f64), median("pytorch-peft", m, &|r| r.peak_rss_bytes as f64));
+        println!("{m:<8} {bt:>14.3} {tt:>14.3} {:>8.3} {:>16.1} {:>16.1} {:>8.3}", bt / tt, bm / 1048576.0, tm / 1048576.0, bm / tm);
+    }
+    if let Some(dir) = args.out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = args.out.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_string_pretty(&results)?)?;
+    std::fs::rename(&tmp, &args.out)?;
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
