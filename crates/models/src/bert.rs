@@ -204,8 +204,7 @@ impl BertForSequenceClassification {
     }
 
     pub fn head(&self, hidden: Tensor<3>) -> Tensor<2> {
-        let [b, _, h] = hidden.dims();
-        let first = hidden.slice([0..b, 0..1]).reshape([b, h]);
+        let first = crate::layers::first_token(hidden);
         let pooled = self.classifier.dense.forward(first).tanh();
         self.classifier.out_proj.forward(pooled)
     }

@@ -437,8 +437,7 @@ impl DebertaV2ForSequenceClassification {
     }
 
     pub fn head(&self, hidden: Tensor<3>) -> Tensor<2> {
-        let [b, _, h] = hidden.dims();
-        let first = hidden.slice([0..b, 0..1]).reshape([b, h]);
+        let first = crate::layers::first_token(hidden);
         let pooled = self.classifier.act.forward(self.classifier.pooler.forward(first));
         self.classifier.classifier.forward(pooled)
     }

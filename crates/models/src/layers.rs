@@ -189,3 +189,9 @@ pub fn causal_bias(seq: usize, device: &Device) -> Tensor<4> {
     }
     Tensor::from_data(burn::tensor::TensorData::new(v, [1, 1, seq, seq]), device)
 }
+
+/// The first position of each sequence ([CLS] / <s> / ViT's class token): [batch, seq, h] → [batch, h].
+pub fn first_token(hidden: Tensor<3>) -> Tensor<2> {
+    let [b, _, h] = hidden.dims();
+    hidden.slice([0..b, 0..1]).reshape([b, h])
+}

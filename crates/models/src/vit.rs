@@ -165,7 +165,6 @@ impl VitForImageClassification {
     /// Logits [batch, num_labels] from the CLS token.
     pub fn forward(&self, pixels: Tensor<4>) -> Tensor<2> {
         let hidden = self.vit.forward(pixels);
-        let [b, _, h] = hidden.dims();
-        self.classifier.forward(hidden.slice([0..b, 0..1]).reshape([b, h]))
+        self.classifier.forward(crate::layers::first_token(hidden))
     }
 }
