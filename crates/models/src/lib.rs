@@ -72,6 +72,27 @@ pub fn adapt_linears<'a>(
     Ok(adapted)
 }
 
+/// A chain reset over a model (CoLA, RAC-LoRA, c3LA, r-c3LA, C-PaCA, s-r-c3LA): every adapted
+/// layer merges its update into the base and starts its next chain, and the optimizer forgets
+/// the moments of the restarted factors. Returns how many layers were reset (0 for methods that
+/// do not chain).
+pub fn reset_chains<'a>(
+    linears: impl IntoIterator<Item = &'a mut AdaptedLinear>,
+    optimizer: &mut peft_core::AdamW,
+) -> usize {
+    let mut n = 0;
+    for slot in linears {
+        if !slot.spec().chained {
+            continue;
+        }
+        optimizer.reset_params(&slot.adapter_param_ids());
+        let layer = take(slot);
+        *slot = layer.reset_chain();
+        n += 1;
+    }
+    n
+}
+
 /// Moves a layer out of its slot, leaving a 1×1 placeholder that is overwritten at once.
 fn take(slot: &mut AdaptedLinear) -> AdaptedLinear {
     let device = slot.weight.val().device();

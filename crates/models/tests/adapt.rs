@@ -97,3 +97,41 @@ fn all_linear_and_missing_targets() {
         .to_string();
     assert!(err.contains("q_proj"), "{err}");
 }
+
+#[test]
+fn a_chain_reset_over_a_trained_model_keeps_its_function() {
+    let device = Device::flex().autodiff();
+    for method in ["cola", "r-c3la", "c-paca", "lora"] {
+        let mut model = roberta(&device);
+        let targets = TargetModules::names(&["query", "value"]);
+        let (encoder, _) = models::apply_method(model.encoder, |e| e.linears_mut(), &targets, method, &AdapterConfig::paper(4, 0)).unwrap();
+        model.encoder = encoder;
+        let groups = ParamGroups::from_module(&model, &["classifier"]);
+        let mut opt = AdamW::new(AdamWConfig::default(), groups);
+        for _ in 0..2 {
+            let (ids, mask) = batch(&device);
+            let grads = model.forward(ids, mask).powi_scalar(2).mean().backward();
+            model = opt.step(1e-2, model, grads).unwrap().0;
+        }
+        let before = logits(&model, &device);
+        let adapter_ids: Vec<_> = model.encoder.layers[0].query.adapter_param_ids();
+        assert!(adapter_ids.iter().all(|id| opt.step_count(id) == 2), "{method}");
+        let n = models::reset_chains(model.encoder.linears_mut(), &mut opt);
+        let after = logits(&model, &device);
+        let max = before.iter().zip(&after).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        if method == "lora" {
+            assert_eq!(n, 0);
+            assert_eq!(before, after);
+            continue;
+        }
+        assert_eq!(n, 4, "{method}");
+        assert!(max <= 1e-5, "{method}: a reset changed the logits by {max}");
+        assert_eq!(model.encoder.layers[0].query.state.chain, 1);
+        assert!(adapter_ids.iter().all(|id| opt.step_count(id) == 0), "{method}: optimizer state not reset");
+        // Training goes on from the new chain.
+        let (ids, mask) = batch(&device);
+        let grads = model.forward(ids, mask).powi_scalar(2).mean().backward();
+        let model = opt.step(1e-2, model, grads).unwrap().0;
+        assert_ne!(logits(&model, &device), after, "{method}");
+    }
+}

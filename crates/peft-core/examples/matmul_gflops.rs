@@ -1,5 +1,6 @@
 //! Measures f32 matmul throughput of the Flex backend for a few shapes (a sanity check that the
-//! burn-flex features are on: `cargo run --release -p peft-core --example matmul_gflops`).
+//! burn-flex features are on: `cargo build --workspace --examples && target/debug/examples/matmul_gflops`;
+//! never `-p peft-core`, which resolves features per package and rebuilds burn).
 use std::time::Instant;
 
 use burn::tensor::{Device, Tensor, TensorData};
