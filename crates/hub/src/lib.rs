@@ -6,6 +6,10 @@
 //!
 //! It owns nothing else: parsing what it fetches is the models' and datasets' business.
 
+// HubError carries the repository, revision, file and a fetch hint so that the message says
+// what to do; it only exists on the failure path, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
 use std::path::{Path, PathBuf};
 
 use hf_hub::{Cache, Repo, RepoType, api::sync::ApiBuilder};

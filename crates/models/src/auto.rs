@@ -12,8 +12,10 @@ use crate::{Checkpoint, ModelError, num_labels};
 /// The model families this crate implements.
 pub const SUPPORTED_MODEL_TYPES: &[&str] = &["bert", "roberta", "deberta-v2", "gpt2", "llama", "vit"];
 
-/// A loaded model with the head its checkpoint declares.
+/// A loaded model with the head its checkpoint declares. (One value per load: the size
+/// difference between the families' variants does not matter.)
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum AnyModel {
     /// A bare encoder (e.g. a sentence-embedding BERT).
     BertEncoder(BertModel),

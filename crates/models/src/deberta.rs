@@ -231,7 +231,7 @@ impl DebertaV2Model {
                 return Err(config_err(path, format!("deberta-v2: unknown pos_att_type `{t}` (expected c2p, p2c)")));
             }
         }
-        if cfg.hidden_size % cfg.num_attention_heads != 0 {
+        if !cfg.hidden_size.is_multiple_of(cfg.num_attention_heads) {
             return Err(config_err(path, "deberta-v2: hidden_size is not a multiple of num_attention_heads"));
         }
         let p = key_prefix(w);

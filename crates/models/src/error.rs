@@ -3,8 +3,10 @@ use std::path::PathBuf;
 /// Everything loading a model can refuse, naming the file and the key.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
+    /// Boxed: hub errors carry the repository, revision, file and a hint, and would make every
+    /// `Result` of this crate large.
     #[error(transparent)]
-    Hub(#[from] hub::HubError),
+    Hub(Box<hub::HubError>),
 
     #[error("{path}: {message}")]
     Config { path: PathBuf, message: String },
@@ -26,4 +28,10 @@ pub enum ModelError {
 
     #[error(transparent)]
     Peft(#[from] peft_core::PeftError),
+}
+
+impl From<hub::HubError> for ModelError {
+    fn from(e: hub::HubError) -> Self {
+        ModelError::Hub(Box::new(e))
+    }
 }

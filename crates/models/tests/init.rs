@@ -66,10 +66,10 @@ fn a_new_head_on_a_pretrained_backbone() {
     let device = Device::flex();
     let cfg = roberta_config();
     // Without permission to initialise, the missing head is an error naming the key.
-    let err = BertForSequenceClassification::load(&Weights::open(&[path.clone()]).unwrap(), &cfg, 5, &device).unwrap_err();
+    let err = BertForSequenceClassification::load(&Weights::open(std::slice::from_ref(&path)).unwrap(), &cfg, 5, &device).unwrap_err();
     assert!(err.to_string().contains("classifier.dense.weight"), "{err}");
 
-    let w = Weights::open(&[path.clone()]).unwrap().init_missing(&["classifier."], 7, 0.02);
+    let w = Weights::open(std::slice::from_ref(&path)).unwrap().init_missing(&["classifier."], 7, 0.02);
     let m = BertForSequenceClassification::load(&w, &cfg, 5, &device).unwrap();
     w.ensure_all_used(&[]).unwrap();
     let (ids, mask) = batch(&device);

@@ -32,7 +32,7 @@ impl ChainSchedule {
     /// Whether to reset after `done` units (1-based: after the first epoch, `done` = 1) out of
     /// `total`.
     pub fn reset_after(&self, done: usize, total: usize) -> bool {
-        self.every > 0 && done > 0 && done < total && done % self.every == 0
+        self.every > 0 && done > 0 && done < total && done.is_multiple_of(self.every)
     }
 
     /// How many chains a run of `total` units trains (the paper's k).

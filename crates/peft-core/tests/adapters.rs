@@ -62,15 +62,14 @@ fn get(layer: &AdaptedLinear, name: &str) -> Vec<f32> {
 }
 
 fn grad(layer: &AdaptedLinear, name: &str, grads: &burn::tensor::Gradients) -> Vec<f32> {
-    let g = match name {
+    match name {
         "weight" => values(&layer.weight.val().grad(grads).unwrap()),
         "bias" => values(&layer.bias.as_ref().unwrap().val().grad(grads).unwrap()),
         "lora_a" => values(&layer.lora_a.as_ref().unwrap().val().grad(grads).unwrap()),
         "lora_b" => values(&layer.lora_b.as_ref().unwrap().val().grad(grads).unwrap()),
         "columns" => values(&layer.columns.as_ref().unwrap().val().grad(grads).unwrap()),
         _ => unreachable!(),
-    };
-    g
+    }
 }
 
 fn with_value(mut layer: AdaptedLinear, name: &str, v: Vec<f32>, device: &burn::tensor::Device) -> AdaptedLinear {
