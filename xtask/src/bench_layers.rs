@@ -3,15 +3,14 @@
 //! printed and written to `results/bench/layers.json` as ratios to LoRA of the same run.
 
 use std::path::PathBuf;
-use std::process::Command;
-use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use burn::tensor::{Tensor, TensorData, activation::gelu};
 use clap::{Args, Subcommand};
 use peft_core::{AdamW, AdamWConfig, AdaptedLinear, AdapterConfig, ParamGroups, REGISTRY, Rng};
 use serde::{Deserialize, Serialize};
 
+use crate::bench::{median_step_seconds, methods_or, peak_rss_bytes, run_child, write_json};
 use crate::device::DeviceArg;
 
 #[derive(Subcommand)]
@@ -103,18 +102,6 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
     }
 }
 
-/// Peak resident set size of this process (VmHWM), in bytes.
-pub fn peak_rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .unwrap_or(0)
-}
-
 fn random(n: usize, seed: u64, scale: f64) -> Vec<f32> {
     let mut rng = Rng::seed_from(seed);
     (0..n).map(|_| (rng.normal() * scale) as f32).collect()
@@ -124,7 +111,7 @@ fn run_one(args: &LayersArgs, method: &str) -> Result<LayerBenchResult> {
     let device = args.device.device()?.autodiff();
     let d = args.dim;
     let config = AdapterConfig::paper(args.rank, 0);
-    let mut stack: Vec<AdaptedLinear> = (0..args.layers)
+    let stack: Vec<AdaptedLinear> = (0..args.layers)
         .map(|i| {
             let w = Tensor::from_data(
                 TensorData::new(random(d * d, i as u64, 1.0 / (d as f64).sqrt()), [d, d]),
@@ -142,25 +129,17 @@ fn run_one(args: &LayersArgs, method: &str) -> Result<LayerBenchResult> {
         TensorData::new(random(tokens * d, 99, 1.0), [args.batch, args.seq, d]),
         &device,
     );
-    let mut times = Vec::new();
-    for step in 0..args.steps + 2 {
-        let start = Instant::now();
+    let mut stack = Some(stack);
+    let median = median_step_seconds(args.steps, &device, || {
+        let layers = stack.take().expect("the stack is put back after each step");
         let mut h = x.clone();
-        for layer in &stack {
+        for layer in &layers {
             h = gelu(layer.forward(h));
         }
-        let loss = h.powi_scalar(2).mean();
-        let grads = loss.backward();
-        let (next, _) = opt.step(1e-4, stack, grads)?;
-        stack = next;
-        // Wait for the device so the time is the step's, not the queue's.
-        device.sync().ok();
-        if step >= 2 {
-            times.push(start.elapsed().as_secs_f64());
-        }
-    }
-    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let median = times[times.len() / 2];
+        let grads = h.powi_scalar(2).mean().backward();
+        stack = Some(opt.step(1e-4, layers, grads)?.0);
+        Ok(())
+    })?;
     Ok(LayerBenchResult {
         method: method.to_string(),
         seconds_per_step: median,
@@ -173,15 +152,7 @@ fn run_one(args: &LayersArgs, method: &str) -> Result<LayerBenchResult> {
 }
 
 fn run_all(args: LayersArgs) -> Result<()> {
-    let methods: Vec<String> = if args.methods.is_empty() {
-        REGISTRY.iter().map(|m| m.name.to_string()).collect()
-    } else {
-        for m in &args.methods {
-            peft_core::method(m)?;
-        }
-        args.methods.clone()
-    };
-    let exe = std::env::current_exe()?;
+    let methods = methods_or(&args.methods, REGISTRY.iter().map(|m| m.name))?;
     let device = format!("{:?}", args.device).to_lowercase();
     println!(
         "bench layers: {} × {}×{} adapted linears, batch {}×{} tokens, r = {}, {} timed steps, device {device}",
@@ -192,20 +163,15 @@ fn run_all(args: LayersArgs) -> Result<()> {
     let mut results = Vec::new();
     for m in &methods {
         bar.set_message(m.clone());
-        let out = Command::new(&exe)
-            .args(["bench", "layers-one", "--methods", m])
-            .args(["--dim", &args.dim.to_string(), "--layers", &args.layers.to_string()])
-            .args(["--batch", &args.batch.to_string(), "--seq", &args.seq.to_string()])
-            .args(["--rank", &args.rank.to_string(), "--steps", &args.steps.to_string()])
-            .args(["--device", &device])
-            .output()
-            .with_context(|| format!("starting the benchmark process for {m}"))?;
-        if !out.status.success() {
-            bail!("benchmark of {m} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-        }
-        let line = String::from_utf8_lossy(&out.stdout);
-        let r: LayerBenchResult = serde_json::from_str(line.trim())
-            .with_context(|| format!("reading the result of {m}: {line}"))?;
+        let child: Vec<String> = [
+            "bench", "layers-one", "--methods", m, "--device", &device,
+            "--dim", &args.dim.to_string(), "--layers", &args.layers.to_string(),
+            "--batch", &args.batch.to_string(), "--seq", &args.seq.to_string(),
+            "--rank", &args.rank.to_string(), "--steps", &args.steps.to_string(),
+        ]
+        .map(String::from)
+        .to_vec();
+        let r: LayerBenchResult = run_child(&child, m)?;
         results.push(r);
         bar.inc(1);
     }
@@ -232,9 +198,6 @@ fn run_all(args: LayersArgs) -> Result<()> {
             r.memory_vs_lora.map(|v| format!("{v:.3}")).unwrap_or_default(),
         );
     }
-    if let Some(dir) = args.out.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
     let doc = serde_json::json!({
         "benchmark": "layers",
         "config": {
@@ -243,9 +206,5 @@ fn run_all(args: LayersArgs) -> Result<()> {
         },
         "results": results,
     });
-    let tmp = args.out.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(&doc)?)?;
-    std::fs::rename(&tmp, &args.out)?;
-    println!("wrote {}", args.out.display());
-    Ok(())
+    write_json(&args.out, &doc)
 }

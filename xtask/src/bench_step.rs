@@ -5,7 +5,6 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use burn::tensor::{Int, Tensor, TensorData, activation::log_softmax};
@@ -15,7 +14,7 @@ use models::bert::{BertConfig, BertForSequenceClassification};
 use peft_core::{AdamW, AdamWConfig, AdapterConfig, ParamGroupKind, ParamGroups, Rng, TABLE2_METHODS, TargetModules};
 use serde::{Deserialize, Serialize};
 
-use crate::bench_layers::peak_rss_bytes;
+use crate::bench::{median_step_seconds, methods_or, peak_rss_bytes, run_child, write_json};
 use crate::device::DeviceArg;
 
 #[derive(Args, Clone, Debug)]
@@ -53,6 +52,24 @@ pub struct StepResult {
     pub head_params: usize,
 }
 
+impl StepArgs {
+    /// The command line of a `bench step-one` child for `method` with these settings.
+    fn child_args(&self, method: &str) -> Vec<String> {
+        [
+            "bench", "step-one", "--methods", method, "--device", &format!("{:?}", self.device).to_lowercase(),
+            "--batch", &self.batch.to_string(), "--seq", &self.seq.to_string(), "--rank", &self.rank.to_string(),
+            "--steps", &self.steps.to_string(), "--layers", &self.layers.to_string(),
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+}
+
+/// Table 2's methods plus PaCA and the gathered variants.
+fn default_methods() -> impl Iterator<Item = &'static str> {
+    TABLE2_METHODS.iter().copied().chain(["paca", "s-cla", "s-r-c3la"])
+}
+
 fn roberta_base(layers: usize) -> BertConfig {
     serde_json::from_value(serde_json::json!({
         "model_type": "roberta", "vocab_size": 50265, "hidden_size": 768, "num_hidden_layers": layers,
@@ -84,20 +101,14 @@ pub fn run_one(args: &StepArgs, method: &str) -> Result<StepResult> {
     let ids: Tensor<2, Int> = Tensor::from_data(TensorData::new(ids, [b, s]), &device);
     let mask: Tensor<2, Int> = Tensor::from_data(TensorData::new(vec![1i64; b * s], [b, s]), &device);
     let labels: Tensor<2, Int> = Tensor::from_data(TensorData::new((0..b as i64).map(|i| i % 2).collect::<Vec<_>>(), [b, 1]), &device);
-    let mut times = Vec::new();
-    for step in 0..args.steps + 2 {
-        let start = Instant::now();
-        let logits = model.forward(ids.clone(), mask.clone());
-        let loss = log_softmax(logits, 1).gather(1, labels.clone()).mean().neg();
+    let mut model = Some(model);
+    let median = median_step_seconds(args.steps, &device, || {
+        let m = model.take().expect("the model is put back after each step");
+        let loss = log_softmax(m.forward(ids.clone(), mask.clone()), 1).gather(1, labels.clone()).mean().neg();
         let grads = loss.backward();
-        model = opt.step(1e-4, model, grads)?.0;
-        device.sync().ok();
-        if step >= 2 {
-            times.push(start.elapsed().as_secs_f64());
-        }
-    }
-    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let median = times[times.len() / 2];
+        model = Some(opt.step(1e-4, m, grads)?.0);
+        Ok(())
+    })?;
     Ok(StepResult {
         implementation: "burn".into(),
         method: method.into(),
@@ -110,15 +121,7 @@ pub fn run_one(args: &StepArgs, method: &str) -> Result<StepResult> {
 }
 
 pub fn run_all(args: StepArgs) -> Result<()> {
-    let methods: Vec<String> = if args.methods.is_empty() {
-        TABLE2_METHODS.iter().chain(["paca", "s-cla", "s-r-c3la"].iter()).map(|s| s.to_string()).collect()
-    } else {
-        for m in &args.methods {
-            peft_core::method(m)?;
-        }
-        args.methods.clone()
-    };
-    let exe = std::env::current_exe()?;
+    let methods = methods_or(&args.methods, default_methods())?;
     let device = format!("{:?}", args.device).to_lowercase();
     println!(
         "bench step: RoBERTa-base-shaped classifier ({} layers), batch {}×{}, r = {}, adapters on query+value, {} timed steps, device {device}",
@@ -128,17 +131,7 @@ pub fn run_all(args: StepArgs) -> Result<()> {
     let mut results: Vec<StepResult> = Vec::new();
     for m in &methods {
         bar.set_message(m.clone());
-        let out = Command::new(&exe)
-            .args(["bench", "step-one", "--methods", m, "--device", &device])
-            .args(["--batch", &args.batch.to_string(), "--seq", &args.seq.to_string(), "--rank", &args.rank.to_string()])
-            .args(["--steps", &args.steps.to_string(), "--layers", &args.layers.to_string()])
-            .output()
-            .with_context(|| format!("starting the benchmark process for {m}"))?;
-        if !out.status.success() {
-            bail!("benchmark of {m} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-        }
-        let line = String::from_utf8_lossy(&out.stdout);
-        results.push(serde_json::from_str(line.trim()).with_context(|| format!("reading the result of {m}: {line}"))?);
+        results.push(run_child(&args.child_args(m), m)?);
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -157,14 +150,7 @@ pub fn run_all(args: StepArgs) -> Result<()> {
             m
         );
     }
-    if let Some(dir) = args.out.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = args.out.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(&results)?)?;
-    std::fs::rename(&tmp, &args.out)?;
-    println!("wrote {}", args.out.display());
-    Ok(())
+    write_json(&args.out, &results)
 }
 
 /// `cargo xtask bench compare`: burn and PyTorch+PEFT (bench/torch_step.py, its own venv),
@@ -172,23 +158,12 @@ pub fn run_all(args: StepArgs) -> Result<()> {
 /// alike, `rounds` times each; the other methods run on burn once. Writes every measurement to
 /// `results/bench/step.json`.
 pub fn compare(args: StepArgs, rounds: usize, python: Option<PathBuf>) -> Result<()> {
-    let exe = std::env::current_exe()?;
     let script = PathBuf::from("bench/torch_step.py");
     if !script.exists() {
         bail!("{} not found: run `cargo xtask bench compare` from the repository root", script.display());
     }
     let python = python.unwrap_or_else(|| PathBuf::from("python3"));
-    let burn_one = |m: &str| -> Result<StepResult> {
-        let out = Command::new(&exe)
-            .args(["bench", "step-one", "--methods", m, "--device", &format!("{:?}", args.device).to_lowercase()])
-            .args(["--batch", &args.batch.to_string(), "--seq", &args.seq.to_string(), "--rank", &args.rank.to_string()])
-            .args(["--steps", &args.steps.to_string(), "--layers", &args.layers.to_string()])
-            .output()?;
-        if !out.status.success() {
-            bail!("burn step for {m} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-        }
-        Ok(serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim())?)
-    };
+    let burn_one = |m: &str| -> Result<StepResult> { run_child(&args.child_args(m), m) };
     let torch_one = |m: &str| -> Result<StepResult> {
         let out = Command::new(&python)
             .arg(&script)
@@ -211,7 +186,7 @@ pub fn compare(args: StepArgs, rounds: usize, python: Option<PathBuf>) -> Result
             results.push(torch_one(m)?);
         }
     }
-    for m in TABLE2_METHODS.iter().chain(["paca", "s-cla", "s-r-c3la"].iter()).filter(|m| !["lora", "fft"].contains(m)) {
+    for m in default_methods().filter(|m| !["lora", "fft"].contains(m)) {
         eprintln!("burn: {m}");
         results.push(burn_one(m)?);
     }
@@ -226,12 +201,5 @@ pub fn compare(args: StepArgs, rounds: usize, python: Option<PathBuf>) -> Result
         let (bm, tm) = (median("burn", m, &|r| r.peak_rss_bytes as f64), median("pytorch-peft", m, &|r| r.peak_rss_bytes as f64));
         println!("{m:<8} {bt:>14.3} {tt:>14.3} {:>8.3} {:>16.1} {:>16.1} {:>8.3}", bt / tt, bm / 1048576.0, tm / 1048576.0, bm / tm);
     }
-    if let Some(dir) = args.out.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = args.out.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(&results)?)?;
-    std::fs::rename(&tmp, &args.out)?;
-    println!("wrote {}", args.out.display());
-    Ok(())
+    write_json(&args.out, &results)
 }

@@ -1,6 +1,7 @@
 //! `cargo xtask …`: the project's command line. It parses arguments, shows progress and
 //! prints; the work itself lives in the library crates, where the tests exercise it.
 
+mod bench;
 mod bench_layers;
 mod bench_step;
 mod datasets;
