@@ -3,12 +3,12 @@
 //! `RobertaClassificationHead` = dense + tanh + out_proj on `<s>`).
 
 use burn::module::Module;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor};
 use peft_core::AdaptedLinear;
 use serde::Deserialize;
 
 use crate::ModelError;
-use crate::layers::{Act, Embedding, LayerNorm, attention, load_linear, merge_heads, padding_bias, split_heads};
+use crate::layers::{Act, Embedding, LayerNorm, arange_rows, attention, load_linear, merge_heads, padding_bias, split_heads};
 use crate::weights::Weights;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -129,26 +129,22 @@ impl BertModel {
 
     /// Position ids: BERT counts 0, 1, …; RoBERTa starts after the padding index and gives pad
     /// tokens the padding index (transformers' `create_position_ids_from_input_ids`).
-    fn position_ids(&self, ids: &Tensor<2, Int>, mask: &Tensor<2, Int>) -> Tensor<2, Int> {
-        let [b, s] = ids.dims();
-        let device = ids.device();
+    fn position_ids(&self, ids: &Tensor<2, Int>) -> Tensor<2, Int> {
         if self.config.is_roberta() {
             let pad = self.config.pad_token_id.unwrap_or(1) as i64;
             let not_pad = ids.clone().not_equal_elem(pad).int();
             let cum = not_pad.clone().cumsum(1);
             (cum * not_pad).add_scalar(pad)
         } else {
-            let _ = mask;
-            let row: Vec<i64> = (0..s as i64).collect();
-            let pos: Tensor<1, Int> = Tensor::from_data(TensorData::new(row, [s]), &device);
-            pos.unsqueeze::<2>().expand([b, s])
+            let [b, s] = ids.dims();
+            arange_rows(b, s, &ids.device())
         }
     }
 
     /// ids, mask [batch, seq] → hidden states [batch, seq, hidden] (the output transformers
     /// calls `last_hidden_state`).
     pub fn forward(&self, ids: Tensor<2, Int>, mask: Tensor<2, Int>) -> Tensor<3> {
-        let pos = self.position_ids(&ids, &mask);
+        let pos = self.position_ids(&ids);
         let types = ids.zeros_like();
         let e = &self.embeddings;
         let x = e.word.forward(ids) + e.position.forward(pos) + e.token_type.forward(types);

@@ -7,7 +7,7 @@ use peft_core::AdaptedLinear;
 use serde::Deserialize;
 
 use crate::ModelError;
-use crate::layers::{Act, Embedding, LayerNorm, attention, causal_bias, load_conv1d, merge_heads, padding_bias, split_heads};
+use crate::layers::{Act, Embedding, LayerNorm, attention, causal_padding_bias, load_conv1d, merge_heads, split_heads};
 use crate::weights::Weights;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -89,7 +89,7 @@ impl Gpt2LmHeadModel {
         let device = ids.device();
         let pos = crate::layers::arange_rows(b, s, &device);
         let mut x = self.wte.forward(ids) + self.wpe.forward(pos);
-        let bias = (padding_bias(mask) + causal_bias(s, &device)).clamp_min(f32::MIN);
+        let bias = causal_padding_bias(mask);
         let heads = self.config.n_head;
         let h = self.config.n_embd;
         let act = Act::parse(&self.config.activation_function).unwrap_or(Act::GeluTanh);
@@ -108,10 +108,7 @@ impl Gpt2LmHeadModel {
 
     /// Next-token logits [batch, seq, vocab] (LM head tied to `wte`).
     pub fn forward(&self, ids: Tensor<2, Int>, mask: Tensor<2, Int>) -> Tensor<3> {
-        let hidden = self.hidden(ids, mask);
-        let [b, s, h] = hidden.dims();
-        let logits = hidden.reshape([b * s, h]).matmul(self.wte.weight.val().transpose());
-        logits.reshape([b, s, self.config.vocab_size])
+        self.wte.attend(self.hidden(ids, mask))
     }
 
     pub fn linears_mut(&mut self) -> Vec<&mut AdaptedLinear> {

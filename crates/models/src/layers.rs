@@ -73,6 +73,13 @@ impl Embedding {
     pub fn forward(&self, ids: Tensor<2, Int>) -> Tensor<3> {
         burn::tensor::module::embedding(self.weight.val(), ids)
     }
+
+    /// The tied LM head: hidden [batch, seq, dim] → logits [batch, seq, num] = hidden · tableᵀ.
+    pub fn attend(&self, hidden: Tensor<3>) -> Tensor<3> {
+        let [b, s, h] = hidden.dims();
+        let [num, _] = self.weight.dims();
+        hidden.reshape([b * s, h]).matmul(self.weight.val().transpose()).reshape([b, s, num])
+    }
 }
 
 /// A PyTorch `nn.Linear` (`<prefix>.weight` [out, in], `<prefix>.bias`) as a plain
@@ -179,15 +186,19 @@ pub fn arange_rows(batch: usize, seq: usize, device: &Device) -> Tensor<2, Int> 
     pos.unsqueeze::<2>().expand([batch, seq])
 }
 
-/// The additive causal mask [1, 1, seq, seq]: 0 on and below the diagonal, the minimum above.
-pub fn causal_bias(seq: usize, device: &Device) -> Tensor<4> {
+/// The additive mask of a decoder [batch, 1, seq, seq]: the padding mask plus the causal one
+/// (0 on and below the diagonal, the minimum above), clamped so that a position masked twice is
+/// the minimum, not −∞ (a row of −∞ would give NaN in the softmax).
+pub fn causal_padding_bias(mask: Tensor<2, Int>) -> Tensor<4> {
+    let seq = mask.dims()[1];
     let mut v = vec![0.0f32; seq * seq];
     for i in 0..seq {
         for j in i + 1..seq {
             v[i * seq + j] = f32::MIN;
         }
     }
-    Tensor::from_data(burn::tensor::TensorData::new(v, [1, 1, seq, seq]), device)
+    let causal: Tensor<4> = Tensor::from_data(burn::tensor::TensorData::new(v, [1, 1, seq, seq]), &mask.device());
+    (padding_bias(mask) + causal).clamp_min(f32::MIN)
 }
 
 /// The first position of each sequence ([CLS] / <s> / ViT's class token): [batch, seq, h] → [batch, h].

@@ -8,7 +8,7 @@ use peft_core::AdaptedLinear;
 use serde::Deserialize;
 
 use crate::ModelError;
-use crate::layers::{Embedding, RmsNorm, attention, causal_bias, load_linear, merge_heads, padding_bias, split_heads};
+use crate::layers::{Embedding, RmsNorm, attention, causal_padding_bias, load_linear, merge_heads, split_heads};
 use crate::weights::Weights;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -231,7 +231,7 @@ impl LlamaModel {
         let [_, s] = ids.dims();
         let device = ids.device();
         let (cos, sin) = self.rope(s, &device);
-        let bias = (padding_bias(mask) + causal_bias(s, &device)).clamp_min(f32::MIN);
+        let bias = causal_padding_bias(mask);
         let (nq, nkv) = (self.config.num_attention_heads, self.config.kv_heads());
         let mut x = self.embed_tokens.forward(ids);
         for l in &self.layers {
@@ -294,13 +294,7 @@ impl LlamaForCausalLm {
         let hidden = self.model.forward(ids, mask);
         match &self.lm_head {
             Some(head) => head.forward(hidden),
-            None => {
-                let [b, s, h] = hidden.dims();
-                hidden
-                    .reshape([b * s, h])
-                    .matmul(self.model.embed_tokens.weight.val().transpose())
-                    .reshape([b, s, self.model.config.vocab_size])
-            }
+            None => self.model.embed_tokens.attend(hidden),
         }
     }
 }

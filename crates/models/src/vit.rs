@@ -78,14 +78,7 @@ impl VitModel {
         let n = (cfg.image_size / p).pow(2);
         // Conv2d weight [h, c, p, p] flattened to [h, c·p·p] is an nn.Linear weight.
         let conv = w.read_f32("vit.embeddings.patch_embeddings.projection.weight", &[h, c, p, p])?;
-        let k = c * p * p;
-        let mut t = vec![0.0f32; k * h];
-        for o in 0..h {
-            for i in 0..k {
-                t[i * h + o] = conv[o * k + i];
-            }
-        }
-        let weight = Tensor::from_data(burn::tensor::TensorData::new(t, [k, h]), device);
+        let weight = crate::weights::transposed(&conv, h, c * p * p, device);
         let bias = w.tensor("vit.embeddings.patch_embeddings.projection.bias", [h], device)?;
         let patch_projection = AdaptedLinear::plain(weight, Some(bias), "embeddings.patch_embeddings.projection")?;
         let eps = cfg.layer_norm_eps;

@@ -199,13 +199,7 @@ impl Weights {
     /// so the tensor is contiguous).
     pub fn linear_weight(&self, key: &str, in_features: usize, out_features: usize, device: &Device) -> Result<Tensor<2>, ModelError> {
         let v = self.read_f32(key, &[out_features, in_features])?;
-        let mut t = vec![0.0f32; v.len()];
-        for o in 0..out_features {
-            for i in 0..in_features {
-                t[i * out_features + o] = v[o * in_features + i];
-            }
-        }
-        Ok(Tensor::from_data(TensorData::new(t, [in_features, out_features]), device))
+        Ok(transposed(&v, out_features, in_features, device))
     }
 
     /// Keys present in the files that no read has taken, except those matching `ignore`
@@ -247,6 +241,19 @@ impl Weights {
         }
         out
     }
+}
+
+/// A row-major [rows, cols] matrix as a contiguous [cols, rows] tensor: PyTorch stores linear
+/// weights [out, in], burn wants [in, out], and a transposed view would make every matmul slower
+/// and round differently.
+pub fn transposed(values: &[f32], rows: usize, cols: usize, device: &Device) -> Tensor<2> {
+    let mut t = vec![0.0f32; values.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            t[c * rows + r] = values[r * cols + c];
+        }
+    }
+    Tensor::from_data(TensorData::new(t, [cols, rows]), device)
 }
 
 /// IEEE half → single, including subnormals, infinities and NaN.
