@@ -9,6 +9,7 @@ use burn::module::{Module, ModuleMapper, Param, ParamId};
 use burn::tensor::{Gradients, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::safetensors_io::{file_err, read_f32, shape_and_values, write_f32};
 use crate::{ParamGroupKind, ParamGroups, PeftError};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -149,33 +150,26 @@ impl AdamW {
     /// it onto a freshly built model (`<path>.exp_avg`, `<path>.exp_avg_sq`; step counts in the
     /// metadata). Written atomically.
     pub fn save_state(&self, path: &std::path::Path) -> Result<(), PeftError> {
-        let err = |m: String| PeftError::StateFile { path: path.to_path_buf(), message: m };
-        let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+        let mut tensors = Vec::new();
         let mut steps = std::collections::BTreeMap::new();
         for (id, m) in &self.moments {
             let Some(info) = self.groups.params.get(id) else { continue };
             for (suffix, t) in [("exp_avg", &m.m), ("exp_avg_sq", &m.v)] {
-                let v: Vec<f32> = t.clone().into_data().convert::<f32>().try_to_vec().map_err(|e| err(format!("{e:?}")))?;
-                tensors.push((format!("{}.{suffix}", info.path), vec![v.len()], v.iter().flat_map(|x| x.to_le_bytes()).collect()));
+                let (dims, values) = shape_and_values(t.clone());
+                tensors.push((format!("{}.{suffix}", info.path), dims, values));
             }
             steps.insert(info.path.clone(), m.step);
         }
-        let mut meta = std::collections::HashMap::new();
+        let mut meta = HashMap::new();
         meta.insert("format".to_string(), "beyond-lora-adamw-v1".to_string());
         meta.insert("steps".to_string(), serde_json::to_string(&steps).expect("serialises"));
-        let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
-            .iter()
-            .map(|(k, s, b)| (k.clone(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b).expect("view")))
-            .collect();
-        let tmp = path.with_extension("safetensors.tmp");
-        safetensors::serialize_to_file(views, Some(meta), &tmp).map_err(|e| err(e.to_string()))?;
-        std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))
+        write_f32(path, &tensors, meta)
     }
 
     /// Restores what [`AdamW::save_state`] wrote, onto this optimizer's parameters (matched by
     /// path). A saved path the model does not have, or a size mismatch, is an error.
     pub fn load_state(&mut self, path: &std::path::Path, device: &burn::tensor::Device) -> Result<(), PeftError> {
-        let err = |m: String| PeftError::StateFile { path: path.to_path_buf(), message: m };
+        let err = |m: String| file_err(path, m);
         let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
         let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| err(e.to_string()))?;
         let meta = header.metadata().clone().unwrap_or_default();
@@ -188,12 +182,8 @@ impl AdamW {
         let by_path: HashMap<&str, (&ParamId, usize)> =
             self.groups.params.iter().map(|(id, p)| (p.path.as_str(), (id, p.numel))).collect();
         let read = |key: String, n: usize| -> Result<Tensor<1>, PeftError> {
-            let v = st.tensor(&key).map_err(|_| err(format!("missing tensor `{key}`")))?;
-            if v.shape() != [n] {
-                return Err(err(format!("tensor `{key}` has shape {:?}, the parameter has {n} elements", v.shape())));
-            }
-            let vals: Vec<f32> = v.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-            Ok(Tensor::from_data(burn::tensor::TensorData::new(vals, [n]), &device.clone().inner()))
+            let values = read_f32(&st, path, &key, &[n])?;
+            Ok(Tensor::from_data(burn::tensor::TensorData::new(values, [n]), &device.clone().inner()))
         };
         let mut restored = HashMap::new();
         for (p, step) in steps {

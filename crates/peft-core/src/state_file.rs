@@ -12,51 +12,41 @@ use std::path::Path;
 
 use burn::module::Param;
 use burn::tensor::{Device, Tensor, TensorData};
-use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use safetensors::SafeTensors;
 
-use crate::layer::leaf;
+use crate::safetensors_io::{file_err, read_f32, shape_and_values, write_f32};
 use crate::{AdaptedLinear, AdapterState, PeftError, Trains};
 
 const FORMAT_KEY: &str = "format";
 const FORMAT: &str = "beyond-lora-adapter-v1";
 
-fn to_bytes<const D: usize>(t: Tensor<D>) -> (Vec<usize>, Vec<u8>) {
-    let dims = t.dims().to_vec();
-    let values: Vec<f32> = t.into_data().convert::<f32>().try_to_vec().expect("f32 data");
-    (dims, values.iter().flat_map(|v| v.to_le_bytes()).collect())
-}
-
-fn file_err(path: &Path, message: impl Into<String>) -> PeftError {
-    PeftError::StateFile { path: path.to_path_buf(), message: message.into() }
-}
-
 /// Writes the state of `layers` to `path` (atomically: a temporary file, then a rename).
 pub fn save_adapters(path: &Path, layers: &[&AdaptedLinear]) -> Result<(), PeftError> {
-    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    let mut tensors: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
     let mut meta: HashMap<String, String> = HashMap::new();
     meta.insert(FORMAT_KEY.into(), FORMAT.into());
     for layer in layers {
         let name = &layer.state.name;
         let spec = layer.spec();
-        let mut push = |key: &str, (dims, bytes): (Vec<usize>, Vec<u8>)| {
-            tensors.push((format!("{name}.{key}"), dims, bytes));
+        let mut push = |key: &str, (dims, values): (Vec<usize>, Vec<f32>)| {
+            tensors.push((format!("{name}.{key}"), dims, values));
         };
         if let Some(a) = &layer.lora_a {
-            push("lora_A.weight", to_bytes(a.val().inner().transpose()));
+            push("lora_A.weight", shape_and_values(a.val().inner().transpose()));
         }
         if let Some(b) = &layer.lora_b {
-            push("lora_B.weight", to_bytes(b.val().inner().transpose()));
+            push("lora_B.weight", shape_and_values(b.val().inner().transpose()));
         }
         if let Some(c) = &layer.columns {
-            push("paca.columns", to_bytes(c.val().inner().transpose()));
+            push("paca.columns", shape_and_values(c.val().inner().transpose()));
         }
         if let Some(c0) = &layer.columns_start {
-            push("paca.columns_start", to_bytes(c0.clone().inner().transpose()));
+            push("paca.columns_start", shape_and_values(c0.clone().inner().transpose()));
         }
         if spec.chained || spec.trains == Trains::BaseWeight {
-            push("base_layer.weight", to_bytes(layer.weight.val().inner().transpose()));
+            push("base_layer.weight", shape_and_values(layer.weight.val().inner().transpose()));
             if let Some(b) = &layer.bias {
-                push("base_layer.bias", to_bytes(b.val().inner()));
+                push("base_layer.bias", shape_and_values(b.val().inner()));
             }
         }
         let json = serde_json::to_string(&layer.state).expect("state serialises");
@@ -64,22 +54,7 @@ pub fn save_adapters(path: &Path, layers: &[&AdaptedLinear]) -> Result<(), PeftE
             return Err(file_err(path, format!("two layers are named `{name}`")));
         }
     }
-    let views: Vec<(String, TensorView<'_>)> = tensors
-        .iter()
-        .map(|(k, dims, bytes)| {
-            (k.clone(), TensorView::new(Dtype::F32, dims.clone(), bytes).expect("consistent view"))
-        })
-        .collect();
-    let tmp = path.with_extension("safetensors.tmp");
-    if let Some(dir) = path.parent()
-        && !dir.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(dir).map_err(|e| file_err(path, e.to_string()))?;
-    }
-    safetensors::serialize_to_file(views, Some(meta), &tmp)
-        .map_err(|e| file_err(&tmp, e.to_string()))?;
-    std::fs::rename(&tmp, path).map_err(|e| file_err(path, e.to_string()))?;
-    Ok(())
+    write_f32(path, &tensors, meta)
 }
 
 fn read_tensor<const D: usize>(
@@ -89,28 +64,12 @@ fn read_tensor<const D: usize>(
     expect: [usize; D],
     device: &Device,
 ) -> Result<Tensor<D>, PeftError> {
-    let view = st
-        .tensor(key)
-        .map_err(|_| file_err(path, format!("missing tensor `{key}`")))?;
-    if view.dtype() != Dtype::F32 {
-        return Err(file_err(path, format!("tensor `{key}` is {:?}, expected F32", view.dtype())));
-    }
-    if view.shape() != expect {
-        return Err(file_err(
-            path,
-            format!("tensor `{key}` has shape {:?}, the layer expects {:?}", view.shape(), expect),
-        ));
-    }
-    let values: Vec<f32> = view
-        .data()
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    Ok(Tensor::from_data(TensorData::new(values, expect), &device.clone().inner()))
+    let values = read_f32(st, path, key, &expect)?;
+    Ok(Tensor::from_data(TensorData::new(values, expect), device))
 }
 
-/// A saved [a, b] matrix (HF orientation) as the layer's [b, a] leaf, transposed on the host so
-/// that the tensor is contiguous (a strided view would round differently in matmuls).
+/// A saved [a, b] matrix (HF orientation) as the layer's [b, a] tensor, transposed on the host
+/// so that it is contiguous (a strided view would round differently in matmuls).
 fn read_transposed(
     st: &SafeTensors<'_>,
     path: &Path,
@@ -118,8 +77,7 @@ fn read_transposed(
     expect: [usize; 2],
     device: &Device,
 ) -> Result<Tensor<2>, PeftError> {
-    let t = read_tensor(st, path, key, expect, device)?;
-    let v: Vec<f32> = t.into_data().try_to_vec().expect("f32 data");
+    let v = read_f32(st, path, key, &expect)?;
     let [a, b] = expect;
     let mut out = vec![0.0f32; a * b];
     for i in 0..a {
@@ -203,7 +161,7 @@ pub fn load_adapters(
             layer.weight = replace(&layer.weight, w);
             if let Some(b) = &layer.bias {
                 let t = read_tensor(&st, path, &format!("{name}.base_layer.bias"), [n_out], &device)?;
-                layer.bias = Some(replace(b, leaf(t, &device)));
+                layer.bias = Some(replace(b, t));
             }
         }
         if layer.column_index.is_some() {
