@@ -1,15 +1,15 @@
 //! Fresh initialisation: a whole model from a seed (the mini suite pretrains from one), and a
 //! new task head on a pretrained backbone (fine-tuning replaces the checkpoint's head).
 
-use std::path::Path;
-
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use models::Weights;
 use models::bert::{BertConfig, BertForSequenceClassification};
 use safetensors::SafeTensors;
 
+mod common;
+
 fn fixture(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    common::fixtures().join(name)
 }
 
 fn roberta_config() -> BertConfig {

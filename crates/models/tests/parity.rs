@@ -3,17 +3,16 @@
 //! loaded through the same path as a real download (an hf-hub cache, offline) and must give
 //! the same hidden states and logits (≤ 1e-4) and the same token ids.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use hub::{Hub, HubRepo};
 use models::auto::{AnyModel, load};
 use models::{Checkpoint, ModelError};
-use safetensors::SafeTensors;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
+mod common;
+
+use common::{Reference, assert_tokenizer_parity, fixtures};
 
 /// The fixture `family` imported into a fresh offline hub cache, as `fixtures/<family>`.
 fn checkpoint(family: &str) -> (Checkpoint, PathBuf) {
@@ -22,35 +21,6 @@ fn checkpoint(family: &str) -> (Checkpoint, PathBuf) {
     let repo = HubRepo::model(&format!("fixtures/{family}"));
     hub.import_dir(&repo, &fixtures().join(family), "0000000000000000000000000000000000000000").unwrap();
     (Checkpoint::Hub { hub, repo }, cache)
-}
-
-struct Reference {
-    bytes: Vec<u8>,
-    json: serde_json::Value,
-}
-
-impl Reference {
-    fn open(family: &str) -> Self {
-        let dir = fixtures().join(family);
-        let bytes = std::fs::read(dir.join("reference.safetensors")).unwrap();
-        let json = serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap()).unwrap();
-        Self { bytes, json }
-    }
-
-    fn f32(&self, key: &str) -> (Vec<f32>, Vec<usize>) {
-        let st = SafeTensors::deserialize(&self.bytes).unwrap();
-        let v = st.tensor(key).unwrap();
-        let data = v.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
-        (data, v.shape().to_vec())
-    }
-
-    fn ints<const D: usize>(&self, key: &str, device: &Device) -> Tensor<D, Int> {
-        let st = SafeTensors::deserialize(&self.bytes).unwrap();
-        let v = st.tensor(key).unwrap();
-        let data: Vec<i64> = v.data().chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect();
-        let shape: [usize; D] = v.shape().try_into().unwrap();
-        Tensor::from_data(TensorData::new(data, shape), device)
-    }
 }
 
 fn values<const D: usize>(t: Tensor<D>) -> (Vec<f32>, Vec<usize>) {
@@ -63,19 +33,6 @@ fn assert_close(what: &str, ours: (Vec<f32>, Vec<usize>), theirs: (Vec<f32>, Vec
     let max = ours.0.iter().zip(&theirs.0).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
     assert!(max <= tol, "{what}: max abs error {max} > {tol}");
     eprintln!("{what}: max abs error {max:.2e}");
-}
-
-/// Token ids from the checkpoint's tokenizer (tokenizer.json, or spm.model when there is none)
-/// equal transformers' for every sentence.
-fn assert_tokenizer_parity(family: &str, ckpt: &Checkpoint, reference: &Reference) {
-    let tok = models::tokenizer::load_tokenizer(ckpt).unwrap();
-    let sentences = reference.json["sentences"].as_array().unwrap();
-    let ids = reference.json["token_ids"].as_array().unwrap();
-    for (s, want) in sentences.iter().zip(ids) {
-        let got = models::tokenizer::encode(&tok, s.as_str().unwrap()).unwrap();
-        let want: Vec<u32> = want.as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
-        assert_eq!(got, want, "{family}: token ids of {s}");
-    }
 }
 
 fn text_parity(family: &str) {
@@ -254,10 +211,9 @@ fn bad_checkpoints_are_clear_errors() {
 fn vit_image_preprocessing_matches_transformers_bit_for_bit() {
     // The data pipeline's preprocessor (datasets::encode), on the fixture's image.
     let r = Reference::open("vit");
-    let st = SafeTensors::deserialize(&r.bytes).unwrap();
-    let v = st.tensor("image_uint8").unwrap();
-    let (h, w) = (v.shape()[0], v.shape()[1]);
-    let pixels: Vec<u8> = v.data().chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap()) as u8).collect();
+    let (image, shape) = r.i64s("image_uint8");
+    let (h, w) = (shape[0], shape[1]);
+    let pixels: Vec<u8> = image.into_iter().map(|v| v as u8).collect();
     let image = datasets::Image::Raw { width: w as u32, height: h as u32, channels: 3, pixels };
     let text = std::fs::read_to_string(fixtures().join("vit/preprocessor_config.json")).unwrap();
     let pre = datasets::encode::ImagePreprocessor::from_config_json(&text).unwrap();
