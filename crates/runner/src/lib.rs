@@ -11,3 +11,4 @@
 pub mod best;
 pub mod ledger;
 pub mod schedule;
+pub mod cell;

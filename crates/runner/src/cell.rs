@@ -1,0 +1,137 @@
+//! One experiment cell — (model, data set, method, seed) with every hyper-parameter that can
+//! change its result — and what a finished cell records in the ledger.
+//!
+//! The cell's hash (the ledger key) covers exactly what is in [`Cell`]: change a learning rate
+//! and it is a new cell; re-run the same grid and the finished cells are found again.
+
+use serde::{Deserialize, Serialize};
+
+use crate::best::{EpochRecord, Selection};
+use crate::schedule::ScheduleKind;
+
+/// The hyper-parameters of one cell, already resolved for its method (e.g. `lr` is Table 7's
+/// FFT, LoRA or Asym rate, whichever the method uses).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hyper {
+    /// Peak learning rate.
+    pub lr: f64,
+    /// LoRA+: lr(B) = ratio · lr; `None` for every other method.
+    pub lr_ratio_b: Option<f64>,
+    pub scheduler: ScheduleKind,
+    pub warmup_init_lr: f64,
+    pub warmup_ratio: f64,
+    pub weight_decay: f64,
+    pub batch_size: usize,
+    pub epochs: usize,
+    /// Maximum sequence length (text) — images use the checkpoint's size.
+    pub max_length: usize,
+    pub rank: usize,
+    pub alpha: f64,
+    pub target_modules: Vec<String>,
+    /// Chain methods reset their chain every this many epochs (`None`: never).
+    pub chain_reset_every_epochs: Option<usize>,
+    /// Clip the global L2 norm of the gradients (`None`: no clipping).
+    pub grad_clip_global_norm: Option<f64>,
+    pub best_epoch: Selection,
+}
+
+/// One experiment cell.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    /// `paper` or `mini`: which ledger directory it belongs to.
+    pub suite: String,
+    /// A model preset (`roberta-base`, `mini-encoder`, …).
+    pub model: String,
+    /// A registered data set (`mrpc`, `mini-paraphrase`, …).
+    pub dataset: String,
+    /// A registered method (`lora`, `r-c3la`, …).
+    pub method: String,
+    pub seed: u64,
+    pub hyper: Hyper,
+}
+
+impl Cell {
+    /// The ledger key: SHA-256 of the canonical JSON of the whole cell.
+    pub fn hash(&self) -> String {
+        crate::ledger::config_hash(self)
+    }
+
+    /// A short human label, e.g. `mini-encoder/mini-paraphrase/lora/seed 1`.
+    pub fn label(&self) -> String {
+        format!("{}/{}/{}/seed {}", self.model, self.dataset, self.method, self.seed)
+    }
+}
+
+/// Why a cell ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum Outcome {
+    /// All epochs ran.
+    Finished,
+    /// Training stopped early with a non-finite loss or gradient; the epochs before it are
+    /// kept and the best of them (if any) is reported.
+    Diverged { epoch: usize, step: usize, reason: String },
+}
+
+/// Trainable parameter counts, split as the paper's Table 6 reports them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParamCounts {
+    /// Adapter parameters (A, B, PaCA columns) or, for FFT, the whole backbone.
+    pub backbone_trainable: usize,
+    /// The task head (always trained).
+    pub head: usize,
+    /// Every parameter of the model, frozen or not.
+    pub total: usize,
+}
+
+/// Cost of the cell, as measured while it ran.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cost {
+    /// Training samples per second (training steps only, evaluation excluded).
+    pub train_samples_per_s: f64,
+    /// Wall-clock seconds of the whole cell (loading, training, evaluation).
+    pub wall_s: f64,
+    /// Seconds spent in training steps.
+    pub train_s: f64,
+    /// Peak resident memory of the process that ran the cell (VmHWM; on CPU this is the
+    /// tensors' memory plus the program's).
+    pub peak_rss_bytes: u64,
+    /// "cpu", "wgpu", "cuda".
+    pub device: String,
+}
+
+/// What the ledger keeps for a finished cell.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CellResult {
+    pub cell: Cell,
+    /// `Cell::hash` of `cell` (also the file name).
+    pub hash: String,
+    pub outcome: Outcome,
+    /// The data set's reported metric (`accuracy`, `matthews_correlation`, `perplexity`, …).
+    pub metric: String,
+    pub higher_is_better: bool,
+    /// Every evaluated epoch, in order.
+    pub epochs: Vec<EpochRecord>,
+    /// The epoch chosen by `cell.hyper.best_epoch` (`None` if no epoch finished).
+    pub best: Option<EpochRecord>,
+    pub params: ParamCounts,
+    pub cost: Cost,
+    /// When it finished (seconds since the Unix epoch).
+    pub finished_at: u64,
+    /// The harness version that produced it.
+    pub harness_version: String,
+}
+
+impl CellResult {
+    /// The reported value: the test metric of the selected epoch, in the units the paper prints
+    /// (accuracy, MCC, correlations and exact match × 100; perplexity as is).
+    pub fn reported_value(&self) -> Option<f64> {
+        let v = self.best.as_ref()?.test_metric;
+        Some(if self.metric == "perplexity" { v } else { 100.0 * v })
+    }
+
+    /// G(W) ≈ test loss − train loss at the selected epoch.
+    pub fn generalization_gap(&self) -> Option<f64> {
+        self.best.as_ref().map(EpochRecord::generalization_gap)
+    }
+}
