@@ -164,6 +164,28 @@ impl BertModel {
         x
     }
 
+    /// The encoder's tensors under transformers' names, after `prefix` (`"bert."`,
+    /// `"roberta."` or `""` for a bare `BertModel`), adapters merged.
+    pub fn hf_tensors(&self, prefix: &str, out: &mut crate::export::HfTensors) {
+        let p = prefix;
+        let e = &self.embeddings;
+        out.embedding(&format!("{p}embeddings.word_embeddings.weight"), &e.word);
+        out.embedding(&format!("{p}embeddings.position_embeddings.weight"), &e.position);
+        out.embedding(&format!("{p}embeddings.token_type_embeddings.weight"), &e.token_type);
+        out.layer_norm(&format!("{p}embeddings.LayerNorm"), &e.norm);
+        for (i, l) in self.layers.iter().enumerate() {
+            let k = format!("{p}encoder.layer.{i}");
+            out.linear(&format!("{k}.attention.self.query"), &l.query);
+            out.linear(&format!("{k}.attention.self.key"), &l.key);
+            out.linear(&format!("{k}.attention.self.value"), &l.value);
+            out.linear(&format!("{k}.attention.output.dense"), &l.attention_output);
+            out.layer_norm(&format!("{k}.attention.output.LayerNorm"), &l.attention_norm);
+            out.linear(&format!("{k}.intermediate.dense"), &l.intermediate);
+            out.linear(&format!("{k}.output.dense"), &l.output);
+            out.layer_norm(&format!("{k}.output.LayerNorm"), &l.output_norm);
+        }
+    }
+
     /// Every linear layer with its name, for adapters.
     pub fn linears_mut(&mut self) -> Vec<&mut AdaptedLinear> {
         self.layers

@@ -111,6 +111,23 @@ impl Gpt2LmHeadModel {
         self.wte.attend(self.hidden(ids, mask))
     }
 
+    /// The model's tensors under transformers' `GPT2LMHeadModel` names (`transformer.`; the
+    /// tied LM head is not stored), adapters merged.
+    pub fn hf_tensors(&self, out: &mut crate::export::HfTensors) {
+        out.embedding("transformer.wte.weight", &self.wte);
+        out.embedding("transformer.wpe.weight", &self.wpe);
+        for (i, b) in self.blocks.iter().enumerate() {
+            let k = format!("transformer.h.{i}");
+            out.layer_norm(&format!("{k}.ln_1"), &b.ln_1);
+            out.conv1d(&format!("{k}.attn.c_attn"), &b.c_attn);
+            out.conv1d(&format!("{k}.attn.c_proj"), &b.c_proj);
+            out.layer_norm(&format!("{k}.ln_2"), &b.ln_2);
+            out.conv1d(&format!("{k}.mlp.c_fc"), &b.c_fc);
+            out.conv1d(&format!("{k}.mlp.c_proj"), &b.mlp_c_proj);
+        }
+        out.layer_norm("transformer.ln_f", &self.ln_f);
+    }
+
     pub fn linears_mut(&mut self) -> Vec<&mut AdaptedLinear> {
         self.blocks
             .iter_mut()

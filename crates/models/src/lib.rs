@@ -15,6 +15,7 @@ pub mod presets;
 pub mod spm;
 pub mod vit;
 pub mod checkpoint;
+pub mod export;
 mod error;
 pub mod layers;
 pub mod tokenizer;
@@ -91,6 +92,23 @@ pub fn reset_chains<'a>(
         n += 1;
     }
     n
+}
+
+/// Saves the adapter state of `linears` (see [`peft_core::save_adapters`]).
+pub fn save_adapters(path: &std::path::Path, linears: Vec<&mut AdaptedLinear>) -> Result<(), ModelError> {
+    let refs: Vec<&AdaptedLinear> = linears.into_iter().map(|l| &*l).collect();
+    Ok(peft_core::save_adapters(path, &refs)?)
+}
+
+/// Restores what [`save_adapters`] wrote into the same linears of a model built the same way.
+pub fn load_adapters(path: &std::path::Path, linears: Vec<&mut AdaptedLinear>) -> Result<(), ModelError> {
+    let mut slots = linears;
+    let taken: Vec<AdaptedLinear> = slots.iter_mut().map(|s| take(s)).collect();
+    let restored = peft_core::load_adapters(path, taken)?;
+    for (slot, layer) in slots.into_iter().zip(restored) {
+        *slot = layer;
+    }
+    Ok(())
 }
 
 /// Moves a layer out of its slot, leaving a 1×1 placeholder that is overwritten at once.

@@ -155,6 +155,34 @@ impl VitForImageClassification {
         })
     }
 
+    /// The model's tensors under transformers' `ViTForImageClassification` names, adapters
+    /// merged.
+    pub fn hf_tensors(&self, out: &mut crate::export::HfTensors) {
+        let v = &self.vit;
+        let cfg = &v.config;
+        let (h, p, c) = (cfg.hidden_size, cfg.patch_size, cfg.num_channels);
+        let conv = v.patch_projection.effective_weight().transpose().reshape([h, c, p, p]);
+        out.push("vit.embeddings.patch_embeddings.projection.weight", conv);
+        if let Some(b) = &v.patch_projection.bias {
+            out.push("vit.embeddings.patch_embeddings.projection.bias", b.val().inner());
+        }
+        out.push("vit.embeddings.cls_token", v.cls_token.val().inner());
+        out.push("vit.embeddings.position_embeddings", v.position_embeddings.val().inner());
+        for (i, l) in v.layers.iter().enumerate() {
+            let k = format!("vit.encoder.layer.{i}");
+            out.layer_norm(&format!("{k}.layernorm_before"), &l.layernorm_before);
+            out.linear(&format!("{k}.attention.attention.query"), &l.query);
+            out.linear(&format!("{k}.attention.attention.key"), &l.key);
+            out.linear(&format!("{k}.attention.attention.value"), &l.value);
+            out.linear(&format!("{k}.attention.output.dense"), &l.attention_output);
+            out.layer_norm(&format!("{k}.layernorm_after"), &l.layernorm_after);
+            out.linear(&format!("{k}.intermediate.dense"), &l.intermediate);
+            out.linear(&format!("{k}.output.dense"), &l.output);
+        }
+        out.layer_norm("vit.layernorm", &v.layernorm);
+        out.linear("classifier", &self.classifier);
+    }
+
     /// Logits [batch, num_labels] from the CLS token.
     pub fn forward(&self, pixels: Tensor<4>) -> Tensor<2> {
         let hidden = self.vit.forward(pixels);

@@ -133,6 +133,17 @@ impl Weights {
         self
     }
 
+    /// Fine-tuning with a new task head: tensors under `replace` are freshly initialised even
+    /// where the files hold some (a checkpoint's own head is for another task: ImageNet's 1000
+    /// classes, a pretraining head), and tensors under `fill_missing` only where the files lack
+    /// them (e.g. BERT's pooler, absent from masked-LM checkpoints). Both from `seed`, as
+    /// transformers initialises a new head.
+    pub fn with_new_head(mut self, replace: &[&str], fill_missing: &[&str], seed: u64, std: f64) -> Self {
+        self.keys.retain(|k, _| !replace.iter().any(|p| k.starts_with(p)));
+        let prefixes: Vec<&str> = replace.iter().chain(fill_missing).copied().collect();
+        self.init_missing(&prefixes, seed, std)
+    }
+
     /// Whether `key` can be read: stored in the files, or freshly initialised. A fully random
     /// source answers for the keys of the canonical (prefixed) layout.
     pub fn contains(&self, key: &str) -> bool {

@@ -23,6 +23,7 @@ mod safetensors_io;
 mod selector;
 mod state_file;
 mod targets;
+mod trainable_io;
 
 pub use bounds::{BoundInputs, generalization_bound, update_support};
 pub use chain::{ChainSchedule, ResetUnit};
@@ -36,3 +37,4 @@ pub use rng::Rng;
 pub use selector::ColumnSelector;
 pub use state_file::{load_adapters, save_adapters};
 pub use targets::TargetModules;
+pub use trainable_io::{load_trainable, save_trainable};

@@ -1,0 +1,84 @@
+//! Writing a model back out as a Hugging Face checkpoint directory (`config.json` +
+//! `model.safetensors`, f32, transformers' key names and orientations), so that a model this
+//! harness trained itself (the mini suite's pretrained models) is read back through the very
+//! `load` code that reads downloaded checkpoints.
+//!
+//! Adapted layers are exported with their update merged ([`AdaptedLinear::effective_weight`]).
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Tensor;
+use peft_core::AdaptedLinear;
+use safetensors::{Dtype, tensor::TensorView};
+
+use crate::ModelError;
+use crate::layers::{Embedding, LayerNorm};
+
+/// Named tensors in transformers' layout, collected family by family.
+#[derive(Default)]
+pub struct HfTensors {
+    pub tensors: Vec<(String, Vec<usize>, Vec<f32>)>,
+}
+
+fn values<const D: usize>(t: Tensor<D>) -> (Vec<usize>, Vec<f32>) {
+    let dims = t.dims().to_vec();
+    (dims, t.into_data().convert::<f32>().try_to_vec().expect("f32 data"))
+}
+
+impl HfTensors {
+    pub fn push<const D: usize>(&mut self, key: impl Into<String>, t: Tensor<D>) {
+        let (dims, v) = values(t);
+        self.tensors.push((key.into(), dims, v));
+    }
+
+    /// An `nn.Linear` (`<prefix>.weight` [out, in], `<prefix>.bias`), adapter merged.
+    pub fn linear(&mut self, prefix: &str, l: &AdaptedLinear) {
+        self.push(format!("{prefix}.weight"), l.effective_weight().transpose());
+        if let Some(b) = &l.bias {
+            self.push(format!("{prefix}.bias"), b.val().inner());
+        }
+    }
+
+    /// GPT-2's `Conv1D` (`<prefix>.weight` stored [in, out]), adapter merged.
+    pub fn conv1d(&mut self, prefix: &str, l: &AdaptedLinear) {
+        self.push(format!("{prefix}.weight"), l.effective_weight());
+        if let Some(b) = &l.bias {
+            self.push(format!("{prefix}.bias"), b.val().inner());
+        }
+    }
+
+    pub fn layer_norm(&mut self, prefix: &str, n: &LayerNorm) {
+        self.push(format!("{prefix}.weight"), n.weight.val().inner());
+        self.push(format!("{prefix}.bias"), n.bias.val().inner());
+    }
+
+    pub fn embedding(&mut self, key: &str, e: &Embedding) {
+        self.push(key, e.weight.val().inner());
+    }
+}
+
+/// Writes `config.json` and `model.safetensors` into `dir` (created if needed). Each file is
+/// written to a temporary name and renamed, so a killed run never leaves a half checkpoint
+/// under the real name.
+pub fn save_checkpoint(dir: &Path, config: &serde_json::Value, tensors: &HfTensors) -> Result<PathBuf, ModelError> {
+    let err = |path: &Path, e: String| ModelError::Weights { path: path.to_path_buf(), message: e };
+    std::fs::create_dir_all(dir).map_err(|e| err(dir, e.to_string()))?;
+    let bytes: Vec<Vec<u8>> =
+        tensors.tensors.iter().map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect()).collect();
+    let views: Vec<(String, TensorView<'_>)> = tensors
+        .tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((k, dims, _), b)| (k.clone(), TensorView::new(Dtype::F32, dims.clone(), b).expect("consistent view")))
+        .collect();
+    let weights = dir.join("model.safetensors");
+    let tmp = dir.join(".model.safetensors.tmp");
+    let meta = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
+    safetensors::serialize_to_file(views, Some(meta), &tmp).map_err(|e| err(&tmp, e.to_string()))?;
+    std::fs::rename(&tmp, &weights).map_err(|e| err(&weights, e.to_string()))?;
+    let cfg = dir.join("config.json");
+    let tmp = dir.join(".config.json.tmp");
+    std::fs::write(&tmp, serde_json::to_string_pretty(config).expect("JSON")).map_err(|e| err(&tmp, e.to_string()))?;
+    std::fs::rename(&tmp, &cfg).map_err(|e| err(&cfg, e.to_string()))?;
+    Ok(dir.to_path_buf())
+}

@@ -1,0 +1,143 @@
+//! A cell's data, encoded for its model: token ids (through the checkpoint's tokenizer) or
+//! pixel values (through its `preprocessor_config.json`), and turned into tensors batch by batch.
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use datasets::batch::{PaddingSide, collate_text};
+use datasets::encode::{ImagePreprocessor, Target, TextEncoding, TextFeatures, encode_text};
+use datasets::{DatasetInfo, Example, Split, Splits, Task};
+use models::Checkpoint;
+
+use crate::RunError;
+use crate::task_model::Inputs;
+
+/// The targets of one batch, as a tensor for the loss and as host values for the metric.
+#[derive(Clone, Debug)]
+pub enum Targets {
+    /// `[batch, 1]` class indices.
+    Classes(Tensor<2, Int>, Vec<usize>),
+    /// `[batch, 1]` regression scores.
+    Scores(Tensor<2>, Vec<f32>),
+}
+
+/// One image, preprocessed.
+#[derive(Clone, Debug)]
+pub struct ImageExample {
+    pub pixels: Vec<f32>,
+    pub class: usize,
+}
+
+/// Every split of a data set, encoded for one model.
+pub enum EncodedData {
+    Text { splits: Splits<TextFeatures>, pad_id: u32, side: PaddingSide },
+    Image { splits: Splits<ImageExample>, shape: [usize; 3] },
+}
+
+fn config_id(json: &serde_json::Value, key: &str) -> Option<u32> {
+    json.get(key).and_then(|v| v.as_u64().or_else(|| v.as_array().and_then(|a| a.first()).and_then(|x| x.as_u64()))).map(|v| v as u32)
+}
+
+impl EncodedData {
+    /// Encodes `splits` of data set `info` for the checkpoint `ckpt` (`max_length` for text).
+    pub fn encode(info: &DatasetInfo, splits: Splits<Example>, ckpt: &Checkpoint, max_length: usize) -> Result<Self, RunError> {
+        match info.task {
+            Task::ImageClassification { .. } => {
+                let path = ckpt.file("preprocessor_config.json")?;
+                let text = std::fs::read_to_string(&path).map_err(|e| RunError::msg(format!("{}: {e}", path.display())))?;
+                let pre = ImagePreprocessor::from_config_json(&text).map_err(|e| RunError::msg(format!("{}: {e}", path.display())))?;
+                let encode = |examples: Vec<Example>| -> Result<Vec<ImageExample>, RunError> {
+                    let refs: Vec<&Example> = examples.iter().collect();
+                    let pixels = pre.apply_all(info.name, &refs)?;
+                    Ok(pixels
+                        .into_iter()
+                        .zip(&examples)
+                        .map(|(pixels, e)| ImageExample { pixels, class: e.class().expect("image classification labels are classes") })
+                        .collect())
+                };
+                Ok(EncodedData::Image {
+                    splits: Splits { train: encode(splits.train)?, validation: encode(splits.validation)?, test: encode(splits.test)? },
+                    shape: [3, pre.height as usize, pre.width as usize],
+                })
+            }
+            Task::TextClassification { .. } | Task::TextRegression { .. } | Task::LastTokenClassification { .. } => {
+                let tokenizer = models::tokenizer::load_tokenizer(ckpt)?;
+                let (_, json) = ckpt.config_json()?;
+                let decoder = matches!(info.task, Task::LastTokenClassification { .. });
+                let encoding = if decoder {
+                    TextEncoding::DecoderClassification { bos: config_id(&json, "bos_token_id") }
+                } else {
+                    TextEncoding::Encoder
+                };
+                // Decoders pad with eos (the paper's set-up); encoders with their pad token.
+                let pad_id = config_id(&json, "pad_token_id").or_else(|| config_id(&json, "eos_token_id")).unwrap_or(0);
+                let side = if decoder { PaddingSide::Left } else { PaddingSide::Right };
+                let enc = |examples: Vec<Example>| encode_text(info.name, &examples, &tokenizer, encoding, max_length);
+                Ok(EncodedData::Text {
+                    splits: Splits { train: enc(splits.train)?, validation: enc(splits.validation)?, test: enc(splits.test)? },
+                    pad_id,
+                    side,
+                })
+            }
+            Task::CausalLm => Err(RunError::msg(format!(
+                "{}: causal-LM fine-tuning is not implemented in the runner yet (GPT-2 on E2E, DeepSeek-Coder on DJANGO)",
+                info.name
+            ))),
+        }
+    }
+
+    pub fn len(&self, split: Split) -> usize {
+        match self {
+            EncodedData::Text { splits, .. } => splits.get(split).len(),
+            EncodedData::Image { splits, .. } => splits.get(split).len(),
+        }
+    }
+
+    /// The examples `idx` of `split` as tensors on `device`.
+    pub fn batch(&self, split: Split, idx: &[usize], device: &Device) -> (Inputs, Targets) {
+        let b = idx.len();
+        match self {
+            EncodedData::Text { splits, pad_id, side } => {
+                let rows: Vec<&TextFeatures> = idx.iter().map(|&i| &splits.get(split)[i]).collect();
+                let t = collate_text(&rows, *pad_id, *side);
+                let ids: Vec<i64> = t.input_ids.iter().map(|&v| i64::from(v)).collect();
+                let mask: Vec<i64> = t.attention_mask.iter().map(|&v| i64::from(v)).collect();
+                let ids = Tensor::from_data(TensorData::new(ids, [b, t.seq_len]), device);
+                let mask = Tensor::from_data(TensorData::new(mask, [b, t.seq_len]), device);
+                let targets = match &rows[0].target {
+                    Target::Score(_) => {
+                        let s: Vec<f32> = rows.iter().map(|r| if let Target::Score(s) = r.target { s } else { f32::NAN }).collect();
+                        Targets::Scores(Tensor::from_data(TensorData::new(s.clone(), [b, 1]), device), s)
+                    }
+                    _ => {
+                        let c: Vec<usize> = rows.iter().map(|r| if let Target::Class(c) = r.target { c } else { 0 }).collect();
+                        let ci: Vec<i64> = c.iter().map(|&v| v as i64).collect();
+                        Targets::Classes(Tensor::from_data(TensorData::new(ci, [b, 1]), device), c)
+                    }
+                };
+                (Inputs::Text { ids, mask, pad_id: i64::from(*pad_id) }, targets)
+            }
+            EncodedData::Image { splits, shape } => {
+                let [c, h, w] = *shape;
+                let mut pixels = Vec::with_capacity(b * c * h * w);
+                let mut classes = Vec::with_capacity(b);
+                for &i in idx {
+                    let e = &splits.get(split)[i];
+                    pixels.extend_from_slice(&e.pixels);
+                    classes.push(e.class);
+                }
+                let ci: Vec<i64> = classes.iter().map(|&v| v as i64).collect();
+                (
+                    Inputs::Pixels(Tensor::from_data(TensorData::new(pixels, [b, c, h, w]), device)),
+                    Targets::Classes(Tensor::from_data(TensorData::new(ci, [b, 1]), device), classes),
+                )
+            }
+        }
+    }
+}
+
+/// The number of outputs a task's head needs (1 for regression).
+pub fn head_outputs(task: &Task) -> Result<usize, RunError> {
+    match *task {
+        Task::TextRegression { .. } => Ok(1),
+        other => other.num_classes().ok_or_else(|| RunError::msg(format!("task {} has no classification head", other.describe()))),
+    }
+}

@@ -1,0 +1,306 @@
+//! Experiments as data: `experiments/<suite>/*.toml` → the grid of [`Cell`]s.
+//!
+//! A file has `[defaults]` (keys every cell inherits), one `[[cell]]` per (model, data set) with
+//! Table 7's hyper-parameters — three learning rates, one per method family — and optional
+//! `[ablation.<name>]` grids (Tables 8–12) that sweep some keys over the same cells. The method
+//! picks its learning rate and weight decay from its family:
+//!
+//! | family | methods | keys |
+//! |---|---|---|
+//! | full fine-tuning | fft | `lr_fft`, `weight_decay_fft` |
+//! | both factors / columns trained | lora, cola, lora-plus, paca, c-paca, d-paca | `lr_lora`, `weight_decay_lora` |
+//! | only B trained | asym-lora, rac-lora, cla, c3la, r-cla, r-c3la, s-cla, s-r-c3la | `lr_asym`, `weight_decay_lora` |
+//!
+//! PaCA is not in Table 7; it trains weight columns directly with LoRA's rate here (`lr_paca`
+//! overrides it). LoRA+ trains A at `lr_lora` and B at `lora_plus_ratio` × that.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::best::Selection;
+use crate::cell::{Cell, Hyper};
+use crate::schedule::ScheduleKind;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExperimentError {
+    #[error("experiment file {path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("experiment file {path}, cell {model}/{dataset}: {message}")]
+    Cell { path: PathBuf, model: String, dataset: String, message: String },
+    #[error("no ablation `{name}` in {path}; it defines: {known}")]
+    UnknownAblation { path: PathBuf, name: String, known: String },
+}
+
+/// One `[[cell]]` (or `[defaults]`) table: every key optional, so a cell inherits what it lacks.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CellSpec {
+    pub model: Option<String>,
+    pub dataset: Option<String>,
+    pub methods: Option<Vec<String>>,
+    pub seeds: Option<Vec<u64>>,
+    pub scheduler: Option<ScheduleKind>,
+    pub warmup_init_lr: Option<f64>,
+    pub warmup_ratio: Option<f64>,
+    pub lr_fft: Option<f64>,
+    pub lr_lora: Option<f64>,
+    pub lr_asym: Option<f64>,
+    pub lr_paca: Option<f64>,
+    pub lora_plus_ratio: Option<f64>,
+    pub chain_reset_every_epochs: Option<usize>,
+    pub weight_decay_fft: Option<f64>,
+    pub weight_decay_lora: Option<f64>,
+    pub batch_size: Option<usize>,
+    pub epochs: Option<usize>,
+    pub max_length: Option<usize>,
+    pub rank: Option<usize>,
+    pub alpha: Option<f64>,
+    pub target_modules: Option<Vec<String>>,
+    pub grad_clip_global_norm: Option<f64>,
+    pub best_epoch: Option<String>,
+    // Recorded in Table 7 but fixed by the optimizer (AdamW, β = (0.9, 0.999), ε = 1e-8).
+    pub adam_betas: Option<Vec<f64>>,
+    pub adam_eps: Option<f64>,
+    pub optimizer: Option<String>,
+}
+
+/// An ablation grid: the methods it covers and the values it sweeps (every combination).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AblationSpec {
+    pub description: Option<String>,
+    pub methods: Option<Vec<String>>,
+    /// Replaces the method family's learning rate.
+    pub lr: Option<Vec<f64>>,
+    pub rank: Option<Vec<usize>>,
+    /// α as a multiple of r (the paper's α = 2r is 2).
+    pub alpha_over_rank: Option<Vec<f64>>,
+    pub chain_reset_every_epochs: Option<Vec<usize>>,
+    /// Restrict to these (model, data set) cells, written `model/dataset`.
+    pub cells: Option<Vec<String>>,
+    pub seeds: Option<Vec<u64>>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExperimentFile {
+    #[serde(default)]
+    defaults: CellSpec,
+    #[serde(default)]
+    cell: Vec<CellSpec>,
+    #[serde(default)]
+    ablation: BTreeMap<String, AblationSpec>,
+}
+
+/// A parsed experiment file.
+#[derive(Clone, Debug)]
+pub struct Experiment {
+    pub path: PathBuf,
+    pub suite: String,
+    defaults: CellSpec,
+    cells: Vec<CellSpec>,
+    pub ablations: BTreeMap<String, AblationSpec>,
+}
+
+/// Table 2's methods in the paper's column order, plus PaCA.
+pub const TABLE2_COLUMNS: &[&str] =
+    &["fft", "lora", "cola", "asym-lora", "rac-lora", "lora-plus", "cla", "c3la", "r-cla", "r-c3la", "paca"];
+
+/// Which filters apply when expanding a grid (empty: everything).
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub models: Vec<String>,
+    pub datasets: Vec<String>,
+    pub methods: Vec<String>,
+    pub seeds: Vec<u64>,
+}
+
+impl Filter {
+    fn keeps(list: &[String], value: &str) -> bool {
+        list.is_empty() || list.iter().any(|v| v == value)
+    }
+}
+
+macro_rules! merge {
+    ($base:expr, $over:expr, $($f:ident),*) => {{
+        let mut out = $base.clone();
+        $( if $over.$f.is_some() { out.$f = $over.$f.clone(); } )*
+        out
+    }};
+}
+
+fn merged(defaults: &CellSpec, cell: &CellSpec) -> CellSpec {
+    merge!(
+        defaults, cell, model, dataset, methods, seeds, scheduler, warmup_init_lr, warmup_ratio, lr_fft, lr_lora,
+        lr_asym, lr_paca, lora_plus_ratio, chain_reset_every_epochs, weight_decay_fft, weight_decay_lora, batch_size,
+        epochs, max_length, rank, alpha, target_modules, grad_clip_global_norm, best_epoch, adam_betas, adam_eps,
+        optimizer
+    )
+}
+
+impl Experiment {
+    /// Reads and checks an experiment file; `suite` is the ledger directory its cells go to.
+    pub fn load(path: &Path, suite: &str) -> Result<Self, ExperimentError> {
+        let err = |m: String| ExperimentError::File { path: path.to_path_buf(), message: m };
+        let text = std::fs::read_to_string(path).map_err(|e| err(format!("{e} (run from the repository root?)")))?;
+        let file: ExperimentFile = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
+        let exp = Self { path: path.to_path_buf(), suite: suite.to_string(), defaults: file.defaults, cells: file.cell, ablations: file.ablation };
+        // Resolve every cell once so a malformed file fails before anything trains.
+        exp.cells(&Filter::default())?;
+        for name in exp.ablations.keys() {
+            exp.ablation_cells(name, &Filter::default())?;
+        }
+        Ok(exp)
+    }
+
+    /// The (model, data set) pairs the file defines.
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        self.cells
+            .iter()
+            .map(|c| {
+                let c = merged(&self.defaults, c);
+                (c.model.unwrap_or_default(), c.dataset.unwrap_or_default())
+            })
+            .collect()
+    }
+
+    /// The main grid: every cell × method × seed that passes `filter`.
+    pub fn cells(&self, filter: &Filter) -> Result<Vec<Cell>, ExperimentError> {
+        let mut out = Vec::new();
+        for spec in &self.cells {
+            out.extend(self.cells_of(&merged(&self.defaults, spec), filter)?);
+        }
+        Ok(out)
+    }
+
+    /// The grid of ablation `name`: each selected cell × method × seed × every combination of
+    /// the swept values.
+    pub fn ablation_cells(&self, name: &str, filter: &Filter) -> Result<Vec<Cell>, ExperimentError> {
+        let ab = self.ablations.get(name).ok_or_else(|| ExperimentError::UnknownAblation {
+            path: self.path.clone(),
+            name: name.to_string(),
+            known: self.ablations.keys().cloned().collect::<Vec<_>>().join(", "),
+        })?;
+        let mut out = Vec::new();
+        for spec in &self.cells {
+            let mut spec = merged(&self.defaults, spec);
+            let pair = format!("{}/{}", spec.model.as_deref().unwrap_or(""), spec.dataset.as_deref().unwrap_or(""));
+            if ab.cells.as_ref().is_some_and(|c| !c.contains(&pair)) {
+                continue;
+            }
+            if let Some(m) = &ab.methods {
+                spec.methods = Some(m.clone());
+            }
+            if let Some(s) = &ab.seeds {
+                spec.seeds = Some(s.clone());
+            }
+            for base in self.cells_of(&spec, filter)? {
+                let lrs = ab.lr.clone().map(|v| v.into_iter().map(Some).collect()).unwrap_or(vec![None]);
+                let ranks = ab.rank.clone().map(|v| v.into_iter().map(Some).collect()).unwrap_or(vec![None]);
+                let alphas = ab.alpha_over_rank.clone().map(|v| v.into_iter().map(Some).collect()).unwrap_or(vec![None]);
+                let chains =
+                    ab.chain_reset_every_epochs.clone().map(|v| v.into_iter().map(Some).collect()).unwrap_or(vec![None]);
+                for lr in &lrs {
+                    for rank in &ranks {
+                        for a in &alphas {
+                            for chain in &chains {
+                                let mut c = base.clone();
+                                if let Some(lr) = lr {
+                                    c.hyper.lr = *lr;
+                                }
+                                if let Some(r) = rank {
+                                    // α = 2r unless α itself is swept.
+                                    c.hyper.alpha *= *r as f64 / c.hyper.rank as f64;
+                                    c.hyper.rank = *r;
+                                }
+                                if let Some(a) = a {
+                                    c.hyper.alpha = a * c.hyper.rank as f64;
+                                }
+                                if let Some(k) = chain {
+                                    c.hyper.chain_reset_every_epochs = Some(*k);
+                                }
+                                out.push(c);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn cells_of(&self, spec: &CellSpec, filter: &Filter) -> Result<Vec<Cell>, ExperimentError> {
+        let methods: Vec<String> =
+            spec.methods.clone().unwrap_or_else(|| TABLE2_COLUMNS.iter().map(|s| s.to_string()).collect());
+        let seeds = spec.seeds.clone().unwrap_or_else(|| vec![0, 1, 2]);
+        let mut out = Vec::new();
+        for m in &methods {
+            for &s in &seeds {
+                let c = self.resolve(spec, m, s)?;
+                if Filter::keeps(&filter.models, &c.model)
+                    && Filter::keeps(&filter.datasets, &c.dataset)
+                    && Filter::keeps(&filter.methods, &c.method)
+                    && (filter.seeds.is_empty() || filter.seeds.contains(&s))
+                {
+                    out.push(c);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// One cell of `spec` for `method` and `seed`, with the method family's rates.
+    fn resolve(&self, spec: &CellSpec, method: &str, seed: u64) -> Result<Cell, ExperimentError> {
+        let model = spec.model.clone().unwrap_or_default();
+        let dataset = spec.dataset.clone().unwrap_or_default();
+        let err = |m: String| ExperimentError::Cell { path: self.path.clone(), model: model.clone(), dataset: dataset.clone(), message: m };
+        if model.is_empty() || dataset.is_empty() {
+            return Err(err("every [[cell]] needs `model` and `dataset`".into()));
+        }
+        let ms = peft_core::method(method).map_err(|e| err(e.to_string()))?;
+        let need = |v: Option<f64>, key: &str| v.ok_or_else(|| err(format!("`{key}` is missing (needed by {method})")));
+        use peft_core::Trains;
+        let (lr, wd) = match ms.trains {
+            Trains::BaseWeight => (need(spec.lr_fft, "lr_fft")?, spec.weight_decay_fft.unwrap_or(0.0)),
+            Trains::FactorsAB => (need(spec.lr_lora, "lr_lora")?, spec.weight_decay_lora.unwrap_or(0.0)),
+            Trains::BaseColumns => (need(spec.lr_paca.or(spec.lr_lora), "lr_lora")?, spec.weight_decay_lora.unwrap_or(0.0)),
+            Trains::FactorB => (need(spec.lr_asym, "lr_asym")?, spec.weight_decay_lora.unwrap_or(0.0)),
+        };
+        let lr_ratio_b = ms.default_lr_ratio_b.map(|d| spec.lora_plus_ratio.unwrap_or(d));
+        let best_epoch = match spec.best_epoch.as_deref().unwrap_or("lowest-val-loss") {
+            "lowest-val-loss" => Selection::LowestValLoss,
+            // Table 7 prints "lowest" MCC for CoLA: MCC is higher-is-better, so the highest.
+            "highest-val-mcc" | "highest-val-metric" => Selection::HighestValMetric,
+            other => return Err(err(format!("unknown best_epoch `{other}` (lowest-val-loss, highest-val-metric)"))),
+        };
+        let rank = spec.rank.unwrap_or(16);
+        let positive = |v: usize, key: &str| if v == 0 { Err(err(format!("`{key}` must be positive"))) } else { Ok(v) };
+        let scheduler = spec.scheduler.unwrap_or(ScheduleKind::Constant);
+        Ok(Cell {
+            suite: self.suite.clone(),
+            model: model.clone(),
+            dataset: dataset.clone(),
+            method: method.to_string(),
+            seed,
+            hyper: Hyper {
+                lr,
+                lr_ratio_b,
+                scheduler,
+                warmup_init_lr: spec.warmup_init_lr.unwrap_or(lr),
+                warmup_ratio: if scheduler == ScheduleKind::Constant { 0.0 } else { spec.warmup_ratio.unwrap_or(0.0) },
+                weight_decay: wd,
+                batch_size: positive(spec.batch_size.ok_or_else(|| err("`batch_size` is missing".into()))?, "batch_size")?,
+                epochs: positive(spec.epochs.ok_or_else(|| err("`epochs` is missing".into()))?, "epochs")?,
+                max_length: spec.max_length.unwrap_or(128),
+                rank: positive(rank, "rank")?,
+                alpha: spec.alpha.unwrap_or(2.0 * rank as f64),
+                target_modules: spec.target_modules.clone().unwrap_or_else(|| vec!["query".into(), "value".into()]),
+                chain_reset_every_epochs: if ms.chained { spec.chain_reset_every_epochs } else { None },
+                grad_clip_global_norm: spec.grad_clip_global_norm,
+                best_epoch,
+            },
+        })
+    }
+}

@@ -1,0 +1,121 @@
+//! The models a cell fine-tunes, seen through one small trait: where the backbone's linear
+//! layers are (for the method), which module paths are the task head (its own parameter
+//! group), and logits for a batch. One impl per model family; the training loop is generic.
+
+use burn::module::Module;
+use burn::tensor::{Int, Tensor};
+use models::bert::BertForSequenceClassification;
+use models::deberta::DebertaV2ForSequenceClassification;
+use models::llama::LlamaForSequenceClassification;
+use models::vit::VitForImageClassification;
+use peft_core::{AdapterConfig, TargetModules};
+
+/// One batch of model inputs, already on the device.
+#[derive(Clone, Debug)]
+pub enum Inputs {
+    /// Token ids and attention mask, `[batch, seq]`; `pad_id` for last-token heads.
+    Text { ids: Tensor<2, Int>, mask: Tensor<2, Int>, pad_id: i64 },
+    /// `pixel_values` `[batch, channels, height, width]`.
+    Pixels(Tensor<4>),
+}
+
+/// A sequence / image classifier (or 1-output regressor) that a method can adapt.
+pub trait FineTune: Module + Sized {
+    /// Module paths of the task head (a separate parameter group, always trained).
+    const HEAD: &'static [&'static str];
+
+    /// Applies `method` to the backbone (freezing it for adapter methods) and returns how many
+    /// linears were adapted.
+    fn apply_method(self, targets: &TargetModules, method: &str, config: &AdapterConfig) -> Result<(Self, usize), models::ModelError>;
+
+    /// Every adapted (or adaptable) linear of the backbone, for chain resets and checkpoints.
+    fn backbone_linears(&mut self) -> Vec<&mut peft_core::AdaptedLinear>;
+
+    /// Logits `[batch, outputs]`.
+    fn logits(&self, inputs: &Inputs) -> Tensor<2>;
+}
+
+fn text(inputs: &Inputs) -> (Tensor<2, Int>, Tensor<2, Int>, i64) {
+    match inputs {
+        Inputs::Text { ids, mask, pad_id } => (ids.clone(), mask.clone(), *pad_id),
+        Inputs::Pixels(_) => panic!("a text model was given pixels (the data set's task and the model disagree)"),
+    }
+}
+
+impl FineTune for BertForSequenceClassification {
+    const HEAD: &'static [&'static str] = &["classifier"];
+
+    fn apply_method(mut self, targets: &TargetModules, method: &str, config: &AdapterConfig) -> Result<(Self, usize), models::ModelError> {
+        let (encoder, n) = models::apply_method(self.encoder, |e| e.linears_mut(), targets, method, config)?;
+        self.encoder = encoder;
+        Ok((self, n))
+    }
+
+    fn backbone_linears(&mut self) -> Vec<&mut peft_core::AdaptedLinear> {
+        self.encoder.linears_mut()
+    }
+
+    fn logits(&self, inputs: &Inputs) -> Tensor<2> {
+        let (ids, mask, _) = text(inputs);
+        self.forward(ids, mask)
+    }
+}
+
+impl FineTune for DebertaV2ForSequenceClassification {
+    const HEAD: &'static [&'static str] = &["classifier"];
+
+    fn apply_method(mut self, targets: &TargetModules, method: &str, config: &AdapterConfig) -> Result<(Self, usize), models::ModelError> {
+        let (encoder, n) = models::apply_method(self.encoder, |e| e.linears_mut(), targets, method, config)?;
+        self.encoder = encoder;
+        Ok((self, n))
+    }
+
+    fn backbone_linears(&mut self) -> Vec<&mut peft_core::AdaptedLinear> {
+        self.encoder.linears_mut()
+    }
+
+    fn logits(&self, inputs: &Inputs) -> Tensor<2> {
+        let (ids, mask, _) = text(inputs);
+        self.forward(ids, mask)
+    }
+}
+
+impl FineTune for LlamaForSequenceClassification {
+    const HEAD: &'static [&'static str] = &["score"];
+
+    fn apply_method(mut self, targets: &TargetModules, method: &str, config: &AdapterConfig) -> Result<(Self, usize), models::ModelError> {
+        let (model, n) = models::apply_method(self.model, |m| m.linears_mut(), targets, method, config)?;
+        self.model = model;
+        Ok((self, n))
+    }
+
+    fn backbone_linears(&mut self) -> Vec<&mut peft_core::AdaptedLinear> {
+        self.model.linears_mut()
+    }
+
+    fn logits(&self, inputs: &Inputs) -> Tensor<2> {
+        let (ids, mask, pad) = text(inputs);
+        self.forward(ids, mask, pad)
+    }
+}
+
+impl FineTune for VitForImageClassification {
+    const HEAD: &'static [&'static str] = &["classifier"];
+
+    fn apply_method(mut self, targets: &TargetModules, method: &str, config: &AdapterConfig) -> Result<(Self, usize), models::ModelError> {
+        let (vit, n) = models::apply_method(self.vit, |v| v.linears_mut(), targets, method, config)?;
+        self.vit = vit;
+        Ok((self, n))
+    }
+
+    fn backbone_linears(&mut self) -> Vec<&mut peft_core::AdaptedLinear> {
+        self.vit.linears_mut()
+    }
+
+    fn logits(&self, inputs: &Inputs) -> Tensor<2> {
+        match inputs {
+            Inputs::Pixels(p) => self.forward(p.clone()),
+            Inputs::Text { .. } => panic!("an image model was given text (the data set's task and the model disagree)"),
+        }
+    }
+}

@@ -1,0 +1,362 @@
+//! Training and evaluating one cell: load the checkpoint with a new head, apply the method,
+//! train with AdamW (ε = 1e-8, decoupled decay, global-norm clipping, LoRA+ groups) under the
+//! cell's LR schedule, reset chains every `chain_reset_every_epochs` epochs (with the reset
+//! factors' optimizer state), evaluate validation and test after every epoch, and report the
+//! test metric of the epoch the cell's rule selects.
+//!
+//! Long cells checkpoint after each epoch (adapters, trainable parameters, optimizer state,
+//! epoch records) under `<ledger>/partial/<hash>/` and resume from there after a kill; the
+//! data order depends only on (seed, epoch), so a resumed cell continues exactly.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Tensor};
+use datasets::batch::batch_indices;
+use datasets::{DatasetInfo, Metric, Split};
+use models::Checkpoint;
+use models::auto::{AnyModel, TaskHead, load_for_finetuning};
+use peft_core::{AdamW, AdamWConfig, AdapterConfig, ParamGroupKind, ParamGroups, PeftError, TargetModules};
+use serde::{Deserialize, Serialize};
+
+use crate::RunError;
+use crate::best::{EpochRecord, select_best};
+use crate::cell::{Cell, CellResult, Cost, Outcome, ParamCounts};
+use crate::data::{EncodedData, Targets, head_outputs};
+use crate::schedule::LrSchedule;
+use crate::task_model::FineTune;
+
+/// How a cell is run (not part of its identity: none of this changes the result).
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// The results root (`results/`): mini checkpoints under `models/`, ledgers under `runs/`.
+    pub results_dir: PathBuf,
+    /// Where partial (per-epoch) checkpoints of this cell's ledger go.
+    pub partial_dir: PathBuf,
+    /// The compute device (without autodiff; the runner adds it for training).
+    pub device: Device,
+    pub device_name: String,
+    /// Batches of the current epoch (length and message set by the runner).
+    pub progress: Option<indicatif::ProgressBar>,
+    /// Checkpoint after an epoch only if the epoch took longer than this (seconds): short
+    /// cells are cheaper to redo than to checkpoint.
+    pub checkpoint_min_epoch_s: f64,
+    /// Stop after this many epochs as if killed (tests of resuming).
+    pub stop_after_epochs: Option<usize>,
+    /// Evaluation batch size.
+    pub eval_batch_size: usize,
+}
+
+impl RunOptions {
+    pub fn new(results_dir: impl Into<PathBuf>, partial_dir: impl Into<PathBuf>, device: Device, device_name: &str) -> Self {
+        Self {
+            results_dir: results_dir.into(),
+            partial_dir: partial_dir.into(),
+            device,
+            device_name: device_name.to_string(),
+            progress: None,
+            checkpoint_min_epoch_s: 30.0,
+            stop_after_epochs: None,
+            eval_batch_size: 64,
+        }
+    }
+}
+
+/// The checkpoint of model `name`: a mini model pretrained by this harness (under
+/// `<results>/models/`), a paper preset (through the hub cache), or a local directory.
+pub fn checkpoint_for(name: &str, results_dir: &Path) -> Result<Checkpoint, RunError> {
+    if name.starts_with("mini-") {
+        let dir = results_dir.join("models").join(name);
+        if !dir.join("config.json").is_file() {
+            return Err(RunError::msg(format!(
+                "mini model `{name}` is not at {}: run `cargo xtask pretrain mini` first",
+                dir.display()
+            )));
+        }
+        return Ok(Checkpoint::Dir(dir));
+    }
+    if let Some(p) = models::presets::preset(name) {
+        let hub = hub::Hub::from_env();
+        return Ok(Checkpoint::hub(hub, p.hub_id, p.revision));
+    }
+    let dir = PathBuf::from(name);
+    if dir.join("config.json").is_file() {
+        return Ok(Checkpoint::Dir(dir));
+    }
+    Err(RunError::msg(format!(
+        "unknown model `{name}`: not a preset (see `cargo xtask models`), not a mini model (mini-vit, mini-encoder), not a checkpoint directory"
+    )))
+}
+
+/// Peak resident set size of this process (VmHWM), in bytes.
+pub fn peak_rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+/// Trains and evaluates `cell`; the result is the caller's to record in the ledger.
+pub fn run_cell(cell: &Cell, opts: &RunOptions) -> Result<CellResult, RunError> {
+    let start = Instant::now();
+    let info = datasets::info(&cell.dataset)?;
+    let ckpt = checkpoint_for(&cell.model, &opts.results_dir)?;
+    let hub = hub::Hub::from_env();
+    let splits = datasets::load(&cell.dataset, &hub)?;
+    let data = EncodedData::encode(info, splits, &ckpt, cell.hyper.max_length)?;
+    let head = TaskHead::Classifier(head_outputs(&info.task)?);
+    let device = opts.device.clone().autodiff();
+    let model = load_for_finetuning(&ckpt, head, cell.seed, &device)?;
+    let trained = match model {
+        AnyModel::BertClassifier(m) => train(m, cell, info, &data, opts)?,
+        AnyModel::DebertaClassifier(m) => train(m, cell, info, &data, opts)?,
+        AnyModel::LlamaClassifier(m) => train(m, cell, info, &data, opts)?,
+        AnyModel::VitClassifier(m) => train(m, cell, info, &data, opts)?,
+        other => {
+            return Err(RunError::msg(format!(
+                "{}: a {} cannot be fine-tuned for {} by the runner",
+                cell.label(),
+                model_kind(&other),
+                info.task.describe()
+            )));
+        }
+    };
+    let best = select_best(&trained.epochs, cell.hyper.best_epoch).cloned();
+    Ok(CellResult {
+        cell: cell.clone(),
+        hash: cell.hash(),
+        outcome: trained.outcome,
+        metric: info.metric.name().to_string(),
+        higher_is_better: info.metric.higher_is_better(),
+        epochs: trained.epochs,
+        best,
+        params: trained.params,
+        cost: Cost {
+            train_samples_per_s: trained.samples as f64 / trained.train_s.max(1e-9),
+            wall_s: start.elapsed().as_secs_f64(),
+            train_s: trained.train_s,
+            peak_rss_bytes: peak_rss_bytes(),
+            device: opts.device_name.clone(),
+        },
+        finished_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        harness_version: env!("CARGO_PKG_VERSION").to_string(),
+    })
+}
+
+fn model_kind(m: &AnyModel) -> &'static str {
+    match m {
+        AnyModel::BertEncoder(_) | AnyModel::DebertaEncoder(_) => "bare encoder",
+        AnyModel::Gpt2Lm(_) | AnyModel::LlamaLm(_) => "causal LM",
+        _ => "classifier",
+    }
+}
+
+/// What the training loop hands back.
+struct Trained {
+    epochs: Vec<EpochRecord>,
+    outcome: Outcome,
+    params: ParamCounts,
+    train_s: f64,
+    samples: usize,
+}
+
+/// What a partial checkpoint holds besides the tensors.
+#[derive(Serialize, Deserialize)]
+struct Progress {
+    hash: String,
+    epochs: Vec<EpochRecord>,
+    train_s: f64,
+    samples: usize,
+}
+
+/// Mean loss of a batch: cross-entropy for classes, squared error for scores.
+fn batch_loss(logits: Tensor<2>, targets: &Targets) -> Tensor<1> {
+    match targets {
+        Targets::Classes(t, _) => log_softmax(logits, 1).gather(1, t.clone()).mean().neg(),
+        Targets::Scores(t, _) => {
+            let [b, _] = logits.dims();
+            (logits.slice([0..b, 0..1]) - t.clone()).powi_scalar(2).mean()
+        }
+    }
+}
+
+/// The data set's reported metric from predictions collected over a split.
+fn metric_value(metric: Metric, classes: usize, pred: &Predictions) -> f64 {
+    use datasets::metrics;
+    match metric {
+        Metric::Accuracy => metrics::accuracy(&pred.classes, &pred.gold_classes),
+        Metric::MatthewsCorrelation => metrics::matthews_correlation(&pred.classes, &pred.gold_classes, classes.max(2)),
+        Metric::Pearson => metrics::pearson(&pred.scores, &pred.gold_scores),
+        Metric::Spearman => metrics::spearman(&pred.scores, &pred.gold_scores),
+        Metric::Perplexity | Metric::ExactMatch | Metric::TokenAccuracy => f64::NAN,
+    }
+}
+
+#[derive(Default)]
+struct Predictions {
+    classes: Vec<usize>,
+    gold_classes: Vec<usize>,
+    scores: Vec<f64>,
+    gold_scores: Vec<f64>,
+}
+
+/// Mean loss and metric of `model` (without autodiff) over a split.
+fn evaluate<M: FineTune>(model: &M, data: &EncodedData, split: Split, info: &DatasetInfo, opts: &RunOptions) -> (f64, f64) {
+    let n = data.len(split);
+    let mut loss_sum = 0.0;
+    let mut pred = Predictions::default();
+    for idx in batch_indices(n, opts.eval_batch_size, 0, 0, false, false) {
+        let (inputs, targets) = data.batch(split, &idx, &opts.device);
+        let logits = model.logits(&inputs);
+        let [b, k] = logits.dims();
+        loss_sum += batch_loss(logits.clone(), &targets).into_scalar::<f32>() as f64 * b as f64;
+        let values: Vec<f32> = logits.into_data().convert::<f32>().try_to_vec().expect("f32 logits");
+        match &targets {
+            Targets::Classes(_, gold) => {
+                for row in values.chunks(k) {
+                    let best = row.iter().enumerate().fold(0, |bi, (i, v)| if *v > row[bi] { i } else { bi });
+                    pred.classes.push(best);
+                }
+                pred.gold_classes.extend_from_slice(gold);
+            }
+            Targets::Scores(_, gold) => {
+                pred.scores.extend(values.chunks(k).map(|r| f64::from(r[0])));
+                pred.gold_scores.extend(gold.iter().map(|&g| f64::from(g)));
+            }
+        }
+    }
+    let classes = info.task.num_classes().unwrap_or(0);
+    (loss_sum / n.max(1) as f64, metric_value(info.metric, classes, &pred))
+}
+
+fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedData, opts: &RunOptions) -> Result<Trained, RunError> {
+    let h = &cell.hyper;
+    let targets = TargetModules::names(&h.target_modules.iter().map(String::as_str).collect::<Vec<_>>());
+    let adapter = AdapterConfig { rank: h.rank, alpha: h.alpha, seed: cell.seed };
+    let (mut model, _adapted) = model.apply_method(&targets, &cell.method, &adapter)?;
+    let groups = ParamGroups::from_module(&model, M::HEAD);
+    let by_group = groups.count_by_group();
+    let head = by_group.get(&ParamGroupKind::Head).copied().unwrap_or(0);
+    let params = ParamCounts {
+        backbone_trainable: by_group.values().sum::<usize>() - head,
+        head,
+        total: model.num_params(),
+    };
+    let mut config = AdamWConfig { weight_decay: h.weight_decay, max_grad_norm: h.grad_clip_global_norm, ..AdamWConfig::default() };
+    if let Some(r) = h.lr_ratio_b {
+        config = config.with_lr_ratio_b(r);
+    }
+    let mut opt = AdamW::new(config, groups);
+    let n_train = data.len(Split::Train);
+    let steps_per_epoch = n_train.div_ceil(h.batch_size);
+    let schedule = LrSchedule {
+        kind: h.scheduler,
+        base_lr: h.lr,
+        warmup_init_lr: h.warmup_init_lr,
+        warmup_ratio: h.warmup_ratio,
+        total_steps: steps_per_epoch * h.epochs,
+    };
+    let device = opts.device.clone().autodiff();
+
+    // Resume from a partial checkpoint of this very cell, if one exists.
+    let hash = cell.hash();
+    let partial = opts.partial_dir.join(&hash);
+    let mut progress = Progress { hash: hash.clone(), epochs: Vec::new(), train_s: 0.0, samples: 0 };
+    if partial.join("progress.json").is_file() {
+        let (m, p) = restore(&partial, model, &mut opt, &opts.device)?;
+        model = m;
+        progress = p;
+    }
+
+    let bar = opts.progress.as_ref();
+    let mut outcome = Outcome::Finished;
+    'epochs: for epoch in progress.epochs.len() + 1..=h.epochs {
+        let epoch_start = Instant::now();
+        if let Some(b) = bar {
+            b.set_length(steps_per_epoch as u64);
+            b.set_position(0);
+            b.set_message(format!("{} · epoch {epoch}/{}", cell.label(), h.epochs));
+        }
+        let mut loss_sum = 0.0;
+        for (i, idx) in batch_indices(n_train, h.batch_size, cell.seed, epoch as u64, true, false).into_iter().enumerate() {
+            let step = (epoch - 1) * steps_per_epoch + i;
+            let (inputs, batch_targets) = data.batch(Split::Train, &idx, &device);
+            let loss = batch_loss(model.logits(&inputs), &batch_targets);
+            let value = loss.clone().into_scalar::<f32>() as f64;
+            if !value.is_finite() {
+                outcome = Outcome::Diverged { epoch, step, reason: format!("training loss is {value}") };
+                break 'epochs;
+            }
+            let grads = loss.backward();
+            match opt.step(schedule.lr_at(step), model, grads) {
+                Ok((m, _)) => model = m,
+                Err(PeftError::NonFiniteGradient(g)) => {
+                    outcome = Outcome::Diverged { epoch, step, reason: format!("gradient norm is {g}") };
+                    break 'epochs;
+                }
+                Err(e) => return Err(e.into()),
+            }
+            loss_sum += value * idx.len() as f64;
+            progress.samples += idx.len();
+            if let Some(b) = bar {
+                b.inc(1);
+            }
+        }
+        progress.train_s += epoch_start.elapsed().as_secs_f64();
+        let valid = model.valid();
+        let (val_loss, val_metric) = evaluate(&valid, data, Split::Validation, info, opts);
+        let (test_loss, test_metric) = evaluate(&valid, data, Split::Test, info, opts);
+        drop(valid);
+        progress.epochs.push(EpochRecord { epoch, train_loss: loss_sum / n_train as f64, val_loss, val_metric, test_loss, test_metric });
+        // A chain reset between epochs: merge, next chain, forget the reset factors' moments.
+        if let Some(k) = h.chain_reset_every_epochs
+            && epoch % k == 0
+            && epoch < h.epochs
+        {
+            models::reset_chains(model.backbone_linears(), &mut opt);
+        }
+        if epoch < h.epochs && epoch_start.elapsed().as_secs_f64() >= opts.checkpoint_min_epoch_s {
+            save_partial(&partial, &mut model, &opt, &progress)?;
+        }
+        if opts.stop_after_epochs == Some(epoch) {
+            return Err(RunError::Interrupted { epoch });
+        }
+    }
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial).map_err(|e| RunError::msg(format!("{}: {e}", partial.display())))?;
+    }
+    Ok(Trained { epochs: progress.epochs, outcome, params, train_s: progress.train_s, samples: progress.samples })
+}
+
+/// Writes the partial checkpoint to a fresh directory, then swaps it in.
+fn save_partial<M: FineTune>(dir: &Path, model: &mut M, opt: &AdamW, progress: &Progress) -> Result<(), RunError> {
+    let io = |p: &Path, e: std::io::Error| RunError::msg(format!("{}: {e}", p.display()));
+    let tmp = dir.with_extension("tmp");
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
+    }
+    std::fs::create_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
+    models::save_adapters(&tmp.join("adapters.safetensors"), model.backbone_linears())?;
+    peft_core::save_trainable(&tmp.join("trainable.safetensors"), model)?;
+    opt.save_state(&tmp.join("optimizer.safetensors"))?;
+    std::fs::write(tmp.join("progress.json"), serde_json::to_string_pretty(progress).expect("JSON")).map_err(|e| io(&tmp, e))?;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| io(dir, e))?;
+    }
+    std::fs::rename(&tmp, dir).map_err(|e| io(dir, e))
+}
+
+fn restore<M: FineTune>(dir: &Path, mut model: M, opt: &mut AdamW, device: &Device) -> Result<(M, Progress), RunError> {
+    let text = std::fs::read_to_string(dir.join("progress.json")).map_err(|e| RunError::msg(format!("{}: {e}", dir.display())))?;
+    let progress: Progress =
+        serde_json::from_str(&text).map_err(|e| RunError::msg(format!("{}/progress.json: {e}", dir.display())))?;
+    models::load_adapters(&dir.join("adapters.safetensors"), model.backbone_linears())?;
+    let model = peft_core::load_trainable(&dir.join("trainable.safetensors"), model)?;
+    opt.load_state(&dir.join("optimizer.safetensors"), device)?;
+    Ok((model, progress))
+}
