@@ -1,12 +1,28 @@
-//! report: builds the paper's tables from finished cells — laid out as in the paper (model ×
-//! data set rows, method columns), mean ± std over seeds, the best / second / third marked
-//! green / red / blue, the sparse variants with their drop from the best, and the paper's
-//! number beside ours — as self-contained HTML and as CSV/JSON.
+//! report: builds the paper's tables, plots and pages from the ledger of finished cells
+//! (`results/runs/<suite>/<experiment>/*.json`) and the paper's published numbers
+//! (`experiments/paper-tables/*.csv`) — laid out as in the paper (model × data set rows, method
+//! columns), mean ± std over seeds, the best / second / third marked green / red / blue, the
+//! sparse variants with their drop from the best, the paper's number beside ours — as
+//! self-contained HTML (inline CSS and SVG, no script, no network) with CSV and JSON beside
+//! each page.
 //!
-//! What exists so far: the table model and its ranking ([`table`]) and rendering ([`html`]).
-//! Plots, the index page and the per-table pages come with the runner issue.
+//! - [`table`]: the table model (aggregation over seeds, ranks, drops, ratios) and [`html`] its
+//!   rendering; [`plot`]: SVG plots through plotters.
+//! - [`ledger`] reads the cells, [`paper`] the published numbers; [`pages`] builds Tables 2,
+//!   3/16, 17, 6 and 15, [`ablation`] Tables 8–12, [`bench`] the step-benchmark page;
+//!   [`site::build_site`] writes everything (`cargo xtask report`).
 //!
-//! It must never train or read checkpoints: its input is the ledger and the paper's tables.
+//! It must never train or read checkpoints: its input is the ledger, the paper's tables and
+//! `results/bench/step.json`.
 
+pub mod ablation;
+pub mod bench;
 pub mod html;
+pub mod ledger;
+pub mod pages;
+pub mod paper;
+pub mod plot;
+pub mod site;
 pub mod table;
+
+pub use site::build_site;

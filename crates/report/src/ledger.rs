@@ -1,0 +1,107 @@
+//! Reads the ledger the runner writes: `results/runs/<suite>/<experiment>/<hash>.json`, one
+//! [`CellResult`] per finished cell (superseded and temporary files are not cells, as
+//! [`runner::ledger::Ledger::finished`] decides). Files directly under `runs/<suite>/` are
+//! read as experiment `main`.
+
+use std::path::{Path, PathBuf};
+
+use runner::cell::CellResult;
+use runner::ledger::Ledger;
+
+/// The finished cells of one (suite, experiment).
+#[derive(Clone, Debug)]
+pub struct Experiment {
+    /// `paper`, `mini`, …
+    pub suite: String,
+    /// `main` (Tables 2, 3, 6, 15–18) or `ablate-lr`, `ablate-rank`, `ablate-alpha`,
+    /// `ablate-chain` (Tables 8–12).
+    pub experiment: String,
+    pub cells: Vec<CellResult>,
+}
+
+/// Everything found under `results/runs`.
+#[derive(Clone, Debug, Default)]
+pub struct Loaded {
+    /// Suites in the order paper, mini, then the others by name; experiments `main` first.
+    pub experiments: Vec<Experiment>,
+    /// Files that look like cells but could not be read, with the reason.
+    pub unreadable: Vec<(PathBuf, String)>,
+}
+
+impl Loaded {
+    /// The suites that have cells, in display order.
+    pub fn suites(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for e in &self.experiments {
+            if !out.contains(&e.suite) {
+                out.push(e.suite.clone());
+            }
+        }
+        out
+    }
+
+    /// The cells of (suite, experiment), empty if none.
+    pub fn cells(&self, suite: &str, experiment: &str) -> &[CellResult] {
+        self.experiments.iter().find(|e| e.suite == suite && e.experiment == experiment).map(|e| e.cells.as_slice()).unwrap_or(&[])
+    }
+
+    /// The ablation experiments of a suite (every experiment but `main`).
+    pub fn ablations(&self, suite: &str) -> Vec<&Experiment> {
+        self.experiments.iter().filter(|e| e.suite == suite && e.experiment != "main").collect()
+    }
+}
+
+fn subdirs(dir: &Path) -> Vec<(String, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut out: Vec<(String, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| Some((e.file_name().into_string().ok()?, e.path())))
+        .filter(|(n, _)| !n.starts_with('.'))
+        .collect();
+    out.sort();
+    out
+}
+
+fn read_dir_cells(dir: &Path, unreadable: &mut Vec<(PathBuf, String)>) -> Vec<CellResult> {
+    let ledger = Ledger::new(dir);
+    let mut cells = Vec::new();
+    for hash in ledger.finished() {
+        match ledger.read::<CellResult>(&hash) {
+            Ok(c) => cells.push(c),
+            Err(e) => unreadable.push((ledger.path_of(&hash), e.to_string())),
+        }
+    }
+    cells
+}
+
+/// Reads every cell under `results_dir/runs`. A missing directory is an empty ledger.
+pub fn load(results_dir: &Path) -> Loaded {
+    let mut loaded = Loaded::default();
+    for (suite, suite_dir) in subdirs(&results_dir.join("runs")) {
+        let mut exps: Vec<Experiment> = Vec::new();
+        let top = read_dir_cells(&suite_dir, &mut loaded.unreadable);
+        if !top.is_empty() {
+            exps.push(Experiment { suite: suite.clone(), experiment: "main".into(), cells: top });
+        }
+        for (experiment, dir) in subdirs(&suite_dir) {
+            let cells = read_dir_cells(&dir, &mut loaded.unreadable);
+            if cells.is_empty() {
+                continue;
+            }
+            match exps.iter_mut().find(|e| e.experiment == experiment) {
+                Some(e) => e.cells.extend(cells),
+                None => exps.push(Experiment { suite: suite.clone(), experiment, cells }),
+            }
+        }
+        exps.sort_by_key(|e| (e.experiment != "main", e.experiment.clone()));
+        loaded.experiments.extend(exps);
+    }
+    let order = |s: &str| match s {
+        "paper" => 0,
+        "mini" => 1,
+        _ => 2,
+    };
+    loaded.experiments.sort_by(|a, b| (order(&a.suite), &a.suite).cmp(&(order(&b.suite), &b.suite)));
+    loaded
+}

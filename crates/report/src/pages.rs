@@ -1,0 +1,213 @@
+//! The paper's tables built from the ledger's cells: Table 2 (quality), Tables 3/16 (G(W)),
+//! Table 17 (G(W)/G(LoRA)), Table 6 (trainable parameters) and Table 15 (cost), with the
+//! paper's own numbers beside ours where given.
+
+use runner::cell::{CellResult, Outcome};
+
+use crate::paper::PaperTables;
+use crate::plot::{self, Series};
+use crate::table::{Format, RunResult, Table, build_table};
+
+/// The columns that get the "from best" percentage: the paper's sparse variants (cLA, c3LA,
+/// r-cLA, r-c3LA) and their gathered forms.
+pub const DROP_METHODS: &[&str] = &["cla", "c3la", "r-cla", "r-c3la", "s-cla", "s-r-c3la"];
+
+/// The paper's name of a method (`r-c3la` → `r-c3LA`); unknown names as they are.
+pub fn paper_name(method: &str) -> String {
+    peft_core::method(method).map(|m| m.paper_name.to_string()).unwrap_or_else(|_| method.to_string())
+}
+
+/// The methods found, in the paper's column order: Table 2's, then the rest of the registry,
+/// then unknown names alphabetically.
+pub fn method_order<'a>(found: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut found: Vec<&str> = found.into_iter().collect();
+    found.sort();
+    found.dedup();
+    let rank = |m: &str| {
+        peft_core::TABLE2_METHODS
+            .iter()
+            .position(|t| *t == m)
+            .or_else(|| peft_core::REGISTRY.iter().position(|s| s.name == m).map(|i| 100 + i))
+            .unwrap_or(1000)
+    };
+    found.sort_by_key(|m| (rank(m), m.to_string()));
+    found.into_iter().map(String::from).collect()
+}
+
+/// Sorts runs into the paper's row order: models as the paper lists them, data sets in the
+/// registry's order, unknown ones after, by name.
+fn sort_rows(runs: &mut [RunResult]) {
+    let models = PaperTables::default().model_order("2");
+    let datasets: Vec<&str> = datasets::registry().iter().map(|d| d.name).collect();
+    let key = |r: &RunResult| {
+        (
+            models.iter().position(|m| *m == r.model).unwrap_or(usize::MAX),
+            r.model.clone(),
+            datasets.iter().position(|d| *d == r.dataset).unwrap_or(usize::MAX),
+            r.dataset.clone(),
+        )
+    };
+    runs.sort_by_key(key);
+}
+
+fn run_of(c: &CellResult, value: Option<f64>, metric: &str, higher_is_better: bool) -> RunResult {
+    RunResult {
+        model: c.cell.model.clone(),
+        dataset: c.cell.dataset.clone(),
+        method: c.cell.method.clone(),
+        seed: c.cell.seed,
+        value,
+        metric: metric.into(),
+        higher_is_better,
+        diverged_at_epoch: match c.outcome {
+            Outcome::Diverged { epoch, .. } => Some(epoch),
+            Outcome::Finished => None,
+        },
+    }
+}
+
+/// Builds a table over `cells` with `value` per cell, rows in the paper's order and the
+/// paper's method names as headers.
+fn table_of(
+    title: &str,
+    cells: &[CellResult],
+    value: &dyn Fn(&CellResult) -> (Option<f64>, String, bool),
+    sparse: &[&str],
+    paper: &dyn Fn(&str, &str, &str) -> Option<f64>,
+) -> Table {
+    let mut runs: Vec<RunResult> = cells
+        .iter()
+        .map(|c| {
+            let (v, metric, higher) = value(c);
+            run_of(c, v, &metric, higher)
+        })
+        .collect();
+    sort_rows(&mut runs);
+    let methods = method_order(cells.iter().map(|c| c.cell.method.as_str()));
+    let methods: Vec<&str> = methods.iter().map(String::as_str).collect();
+    build_table(title, &runs, &methods, sparse, paper).with_labels(paper_name)
+}
+
+/// A lookup of one paper table, or nothing for suites other than `paper`.
+fn lookup<'a>(paper: Option<&'a PaperTables>, tables: &'a [&'a str]) -> impl Fn(&str, &str, &str) -> Option<f64> + 'a {
+    move |m, d, meth| tables.iter().find_map(|t| paper?.get(t, m, d, meth))
+}
+
+/// Table 2 (and its extension, Table 18): the test metric at the selected epoch, mean ± std
+/// over seeds, ranks, the sparse variants' drop from the best.
+pub fn table2(cells: &[CellResult], paper: Option<&PaperTables>) -> Table {
+    table_of(
+        "Table 2 — test metric at the selected epoch",
+        cells,
+        &|c| (c.reported_value(), c.metric.clone(), c.higher_is_better),
+        DROP_METHODS,
+        &lookup(paper, &["2"]),
+    )
+}
+
+/// Tables 3 and 16: G(W) ≈ test loss − train loss at the selected epoch (lower is better).
+pub fn gap(cells: &[CellResult], paper: Option<&PaperTables>) -> Table {
+    table_of(
+        "Tables 3/16 — G(W) = test loss − train loss at the selected epoch",
+        cells,
+        &|c| (c.generalization_gap(), String::new(), false),
+        &[],
+        &lookup(paper, &["16", "3"]),
+    )
+    .with_format(Format::Scientific(2), true)
+}
+
+/// Table 17: G(W) of each method over G(W) of LoRA in the same row (ratio of the means over
+/// seeds); no ratio where LoRA's G(W) is not positive.
+pub fn gap_ratio(gap: &Table, paper: Option<&PaperTables>) -> Table {
+    gap.ratio_table(
+        "Table 17 — G(W) / G(LoRA)",
+        &|t, row| t.mean_of(row, "lora").filter(|g| *g > 0.0),
+        &lookup(paper, &["17"]),
+    )
+}
+
+/// The paper table whose adapted modules match the cells': Table 15 adapts query and value
+/// (+ head), Table 14 every linear; cells with more than two target modules compare with 14.
+fn cost_table_of(cells: &[CellResult]) -> &'static str {
+    if cells.iter().any(|c| c.cell.hyper.target_modules.len() > 2) { "14" } else { "15" }
+}
+
+/// Table 6: trainable parameters (adapter or backbone, plus the head) and their share of all
+/// parameters.
+pub fn params(cells: &[CellResult], paper: Option<&PaperTables>) -> Vec<Table> {
+    let t = cost_table_of(cells);
+    let trainable = |c: &CellResult| (c.params.backbone_trainable + c.params.head) as f64;
+    let counts = table_of(
+        "Table 6 — trainable parameters (adapter or backbone + head); ratio to LoRA",
+        cells,
+        &|c| ((c.params.total > 0).then(|| trainable(c)), String::new(), false),
+        &[],
+        &|m, d, meth| paper?.get_metric(t, m, d, "trainable_params", meth),
+    )
+    .with_format(Format::Count, false)
+    .unranked()
+    .with_ratios_to("lora");
+    let share = table_of(
+        "Table 6 — trainable parameters in % of all parameters",
+        cells,
+        &|c| ((c.params.total > 0).then(|| 100.0 * trainable(c) / c.params.total as f64), String::new(), false),
+        &[],
+        &|_, _, _| None,
+    )
+    .with_format(Format::Fixed(3), false)
+    .unranked();
+    vec![counts, share]
+}
+
+/// Table 15: training throughput, wall time and peak memory, each with its ratio to LoRA.
+/// Diverged cells stopped early, so their wall time is left out (and noted).
+pub fn cost(cells: &[CellResult], paper: Option<&PaperTables>) -> Vec<Table> {
+    let t = cost_table_of(cells);
+    let positive = |v: f64| (v > 0.0 && v.is_finite()).then_some(v);
+    let make = |title: &str, value: &dyn Fn(&CellResult) -> Option<f64>, metric: &'static str, format: Format| {
+        table_of(title, cells, &|c| (value(c), String::new(), false), &[], &|m, d, meth| paper?.get_metric(t, m, d, metric, meth))
+            .with_format(format, true)
+            .unranked()
+            .with_ratios_to("lora")
+    };
+    vec![
+        make(
+            "Table 15 — training throughput (samples/s); ratio to LoRA",
+            &|c| positive(c.cost.train_samples_per_s),
+            "throughput_samples_per_s",
+            Format::Fixed(1),
+        ),
+        make(
+            "Table 15 — wall time of the cell (minutes); ratio to LoRA",
+            &|c| match c.outcome {
+                Outcome::Finished => positive(c.cost.wall_s / 60.0),
+                Outcome::Diverged { .. } => None,
+            },
+            "runtime_minutes",
+            Format::Fixed(1),
+        ),
+        make(
+            "Table 15 — peak memory (GiB; ours: process RSS, paper: GPU memory); ratio to LoRA",
+            &|c| positive(c.cost.peak_rss_bytes as f64 / (1u64 << 30) as f64),
+            "peak_gpu_memory_gb",
+            Format::Fixed(2),
+        ),
+    ]
+}
+
+/// A grouped bar chart of a table: one group per method, one bar per row (model / data set);
+/// `value` picks what a cell shows (its mean, its ratio …).
+pub fn bars(t: &Table, title: &str, y_desc: &str, value: &dyn Fn(&crate::table::CellStats) -> Option<f64>, reference: Option<f64>) -> String {
+    let keep: Vec<usize> = (0..t.methods.len()).filter(|&i| t.rows.iter().any(|r| r.cells[i].as_ref().and_then(value).is_some())).collect();
+    let categories: Vec<String> = keep.iter().map(|&i| t.labels[i].clone()).collect();
+    let series: Vec<Series> = t
+        .rows
+        .iter()
+        .map(|r| Series {
+            name: format!("{} / {}", r.model, r.dataset),
+            values: keep.iter().map(|&i| r.cells[i].as_ref().and_then(value)).collect(),
+        })
+        .collect();
+    plot::grouped_bars(title, y_desc, &categories, &series, reference)
+}

@@ -1,0 +1,258 @@
+//! SVG plots (plotters, SVG backend only): grouped bars, a heat map and line charts. Text is
+//! written as SVG `<text>` and laid out by the browser, so no font files or system libraries
+//! are needed (plotters' built-in estimate sizes the label areas).
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+/// Tableau's ten colours, one per series.
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+fn colour(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// One named series of values, one per category (`None`: no bar / no point).
+#[derive(Clone, Debug)]
+pub struct Series {
+    pub name: String,
+    pub values: Vec<Option<f64>>,
+}
+
+type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+
+/// Renders into an SVG string; plotting errors become an SVG that says what went wrong, so a
+/// bad plot never stops a report.
+fn render(size: (u32, u32), draw: impl FnOnce(&Area) -> Result<(), Box<dyn std::error::Error>>) -> String {
+    let mut svg = String::new();
+    let result = {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        let r = root.fill(&WHITE).map_err(|e| e.to_string()).and_then(|_| draw(&root).map_err(|e| e.to_string()));
+        r.and_then(|_| root.present().map_err(|e| e.to_string()))
+    };
+    match result {
+        Ok(()) => svg,
+        Err(e) => format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"40\"><text x=\"4\" y=\"20\">plot failed: {}</text></svg>",
+            size.0,
+            crate::html::escape(&e)
+        ),
+    }
+}
+
+/// Finite values' range, padded, always containing `include`.
+fn value_range(values: impl Iterator<Item = f64>, include: &[f64]) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values.filter(|v| v.is_finite()).chain(include.iter().copied()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.08).max(hi.abs().max(lo.abs()) * 0.02).max(1e-12);
+    (if lo >= 0.0 { 0f64.max(lo - pad) } else { lo - pad }, hi + pad)
+}
+
+/// Category names under the x axis, centred on the pixel `at(i)` (plotters' own labels sit on
+/// "nice" numbers, not on categories).
+fn x_labels(root: &Area, labels: &[String], at: impl Fn(usize) -> (i32, i32)) -> Result<(), Box<dyn std::error::Error>> {
+    for (i, label) in labels.iter().enumerate() {
+        let (px, py) = at(i);
+        let style = ("sans-serif", 13).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Top));
+        root.draw(&Text::new(label.clone(), (px, py + 6), style))?;
+    }
+    Ok(())
+}
+
+/// Grouped bars: one group per category (x), one bar per series; an optional dashed reference
+/// line (e.g. 1.0 for "ratio to LoRA").
+pub fn grouped_bars(title: &str, y_desc: &str, categories: &[String], series: &[Series], reference: Option<f64>) -> String {
+    let n = categories.len().max(1);
+    let width = (160 + n as u32 * (24 + 14 * series.len().min(12) as u32)).clamp(520, 1400);
+    render((width, 380 + 18 * series.len().div_ceil(4) as u32), |root| {
+        let values = series.iter().flat_map(|s| s.values.iter().flatten().copied());
+        let include: Vec<f64> = [0.0].into_iter().chain(reference).collect();
+        let (lo, hi) = value_range(values, &include);
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(64)
+            .build_cartesian_2d(-0.5f64..n as f64 - 0.5, lo..hi)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(0)
+            .set_tick_mark_size(LabelAreaPosition::Bottom, 0)
+            .y_desc(y_desc)
+            .label_style(("sans-serif", 13))
+            .draw()?;
+        let at = |i: usize| chart.backend_coord(&(i as f64, lo));
+        x_labels(root, categories, at)?;
+        let k = series.len().max(1) as f64;
+        let bar = 0.8 / k;
+        for (si, s) in series.iter().enumerate() {
+            let c = colour(si);
+            let bars = s.values.iter().enumerate().filter_map(|(i, v)| {
+                let v = (*v)?;
+                let x0 = i as f64 - 0.4 + si as f64 * bar;
+                Some(Rectangle::new([(x0, 0f64.max(lo)), (x0 + bar * 0.92, v)], c.filled()))
+            });
+            chart
+                .draw_series(bars)?
+                .label(s.name.clone())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
+        }
+        if let Some(r) = reference {
+            chart.draw_series(std::iter::once(PathElement::new(vec![(-0.5, r), (n as f64 - 0.5, r)], BLACK.stroke_width(1))))?;
+        }
+        if series.len() > 1 || series.first().is_some_and(|s| !s.name.is_empty()) {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 12))
+                .draw()?;
+        }
+        Ok(())
+    })
+}
+
+/// A heat map: `values[row][col]`, rows bottom-up as `y_labels`, each cell coloured on a
+/// white → blue scale (higher is darker unless `lower_is_better`) and printed.
+pub fn heat_map(title: &str, x_desc: &str, y_desc: &str, x_labels_: &[String], y_labels: &[String], values: &[Vec<Option<f64>>], decimals: usize) -> String {
+    let (nx, ny) = (x_labels_.len().max(1), y_labels.len().max(1));
+    let width = (140 + 90 * nx as u32).clamp(420, 1200);
+    let height = (120 + 46 * ny as u32).clamp(260, 900);
+    render((width, height), |root| {
+        let (lo, hi) = {
+            let v: Vec<f64> = values.iter().flatten().flatten().copied().filter(|v| v.is_finite()).collect();
+            (v.iter().copied().fold(f64::INFINITY, f64::min), v.iter().copied().fold(f64::NEG_INFINITY, f64::max))
+        };
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 16))
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(56)
+            .build_cartesian_2d(-0.5f64..nx as f64 - 0.5, -0.5f64..ny as f64 - 0.5)?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(0)
+            .y_labels(0)
+            .set_tick_mark_size(LabelAreaPosition::Bottom, 0)
+            .set_tick_mark_size(LabelAreaPosition::Left, 0)
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .label_style(("sans-serif", 13))
+            .draw()?;
+        x_labels(root, x_labels_, |i| chart.backend_coord(&(i as f64, -0.5)))?;
+        for (j, label) in y_labels.iter().enumerate() {
+            let (px, py) = chart.backend_coord(&(-0.5, j as f64));
+            let style = ("sans-serif", 13).into_font().color(&BLACK).pos(Pos::new(HPos::Right, VPos::Center));
+            root.draw(&Text::new(label.clone(), (px - 6, py), style))?;
+        }
+        let shade = |v: f64| {
+            let t = if hi > lo { (v - lo) / (hi - lo) } else { 1.0 };
+            let mix = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
+            RGBColor(mix(240.0, 8.0), mix(244.0, 69.0), mix(250.0, 148.0))
+        };
+        for (j, row) in values.iter().enumerate() {
+            for (i, v) in row.iter().enumerate() {
+                let (x, y) = (i as f64, j as f64);
+                let fill = v.filter(|v| v.is_finite()).map(shade).unwrap_or(RGBColor(230, 230, 230));
+                chart.draw_series(std::iter::once(Rectangle::new([(x - 0.5, y - 0.5), (x + 0.5, y + 0.5)], fill.filled())))?;
+                let dark = v.is_some_and(|v| hi > lo && (v - lo) / (hi - lo) > 0.55);
+                let text = v.map(|v| format!("{v:.decimals$}")).unwrap_or_else(|| "–".into());
+                let style = ("sans-serif", 13).into_font().color(if dark { &WHITE } else { &BLACK }).pos(Pos::new(HPos::Center, VPos::Center));
+                chart.draw_series(std::iter::once(Text::new(text, (x, y), style)))?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Line charts over categorical x positions (evenly spaced, e.g. α values or reset
+/// frequencies), one line per series; missing points break nothing (they are skipped).
+pub fn lines(title: &str, x_desc: &str, y_desc: &str, categories: &[String], series: &[Series]) -> String {
+    let n = categories.len().max(1);
+    render(((140 + 80 * n as u32).clamp(480, 1100), 360), |root| {
+        let (lo, hi) = value_range(series.iter().flat_map(|s| s.values.iter().flatten().copied()), &[]);
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 16))
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(64)
+            .build_cartesian_2d(-0.3f64..n as f64 - 0.7, lo..hi)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(0)
+            .set_tick_mark_size(LabelAreaPosition::Bottom, 0)
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .label_style(("sans-serif", 13))
+            .draw()?;
+        x_labels(root, categories, |i| chart.backend_coord(&(i as f64, lo)))?;
+        for (si, s) in series.iter().enumerate() {
+            let c = colour(si);
+            let points: Vec<(f64, f64)> =
+                s.values.iter().enumerate().filter_map(|(i, v)| v.filter(|v| v.is_finite()).map(|v| (i as f64, v))).collect();
+            chart
+                .draw_series(std::iter::once(PathElement::new(points.clone(), c.stroke_width(2))))?
+                .label(s.name.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], c.stroke_width(2)));
+            chart.draw_series(points.into_iter().map(|p| Circle::new(p, 3, c.filled())))?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 12))
+            .draw()?;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plots_are_svg_with_their_labels() {
+        let cats: Vec<String> = ["FFT", "LoRA", "cLA"].map(String::from).to_vec();
+        let s = grouped_bars(
+            "G(W) / G(LoRA)",
+            "ratio",
+            &cats,
+            &[Series { name: "m / d".into(), values: vec![Some(2.0), Some(1.0), None] }],
+            Some(1.0),
+        );
+        assert!(s.starts_with("<svg") && s.contains("</svg>"), "{s}");
+        for label in ["FFT", "LoRA", "cLA", "G(W) / G(LoRA)", "m / d"] {
+            assert!(s.contains(label), "{label} missing in {s}");
+        }
+        assert!(s.matches("<rect").count() >= 3, "two bars, the background and the legend");
+        let h = heat_map("lr × rank", "lr", "rank", &cats, &["4".into(), "8".into()], &[vec![Some(80.0), None, Some(81.5)], vec![Some(79.0), Some(82.25), None]], 1);
+        assert!(h.contains("\n82.2\n</text>") || h.contains("\n82.3\n</text>"), "{h}");
+        assert!(h.contains("\n–\n</text>") && h.contains("\n8\n</text>"), "{h}");
+        assert!(!h.contains("\">\n\n</text>"), "no empty labels: {h}");
+        let l = lines("α", "alpha", "accuracy", &cats, &[Series { name: "r = 4".into(), values: vec![Some(1.0), Some(2.0), Some(1.5)] }]);
+        assert!(l.contains("r = 4") && l.contains("<circle"), "{l}");
+    }
+}

@@ -1,0 +1,337 @@
+//! The whole site: `index.html` and one page per table (one section per suite that has
+//! results), each with its CSV and JSON beside it and its plots inline (also under `plots/`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use runner::cell::{CellResult, Outcome};
+use serde::Serialize;
+
+use crate::ablation::{self, ABLATION_CSV_HEADER, Ablation};
+use crate::bench::{self, StepRecord};
+use crate::html::{escape, page, table_html, tables_csv};
+use crate::ledger::{self, Loaded};
+use crate::pages;
+use crate::paper::PaperTables;
+use crate::table::{CellStats, Table};
+
+/// One of the pages built from the `main` experiment.
+struct MainPage {
+    file: &'static str,
+    name: &'static str,
+    description: &'static str,
+    build: fn(&[CellResult], Option<&PaperTables>) -> (Vec<Table>, Vec<String>),
+}
+
+const MAIN_PAGES: &[MainPage] = &[
+    MainPage {
+        file: "table2",
+        name: "Table 2",
+        description: "quality: the test metric at the selected epoch, mean ± std over seeds, best/second/third, the sparse variants' drop from the best (Tables 2 and 18)",
+        build: |cells, paper| (vec![pages::table2(cells, paper)], vec![]),
+    },
+    MainPage {
+        file: "table3",
+        name: "Tables 3/16",
+        description: "empirical generalization error G(W) = test loss − train loss at the selected epoch",
+        build: |cells, paper| (vec![pages::gap(cells, paper)], vec![]),
+    },
+    MainPage {
+        file: "table17",
+        name: "Table 17",
+        description: "G(W) normalised to LoRA's, with a bar chart",
+        build: |cells, paper| {
+            let t = pages::gap_ratio(&pages::gap(cells, paper), paper);
+            let svg = pages::bars(&t, "G(W) / G(LoRA)", "G(W) / G(LoRA)", &|c: &CellStats| Some(c.mean), Some(1.0));
+            (vec![t], vec![svg])
+        },
+    },
+    MainPage {
+        file: "table6",
+        name: "Table 6",
+        description: "trainable parameters (adapter or backbone + head) and their share of all parameters",
+        build: |cells, paper| {
+            let t = pages::params(cells, paper);
+            let svg = pages::bars(&t[1], "Trainable parameters (% of all)", "% of all parameters", &|c: &CellStats| Some(c.mean), None);
+            (t, vec![svg])
+        },
+    },
+    MainPage {
+        file: "table15",
+        name: "Table 15",
+        description: "cost: training throughput, wall time and peak memory, each as a ratio to LoRA",
+        build: |cells, paper| {
+            let t = pages::cost(cells, paper);
+            let names = ["Throughput / LoRA's", "Wall time / LoRA's", "Peak memory / LoRA's"];
+            let svgs = t.iter().zip(names).map(|(t, n)| pages::bars(t, n, "ratio to LoRA", &|c: &CellStats| c.ratio, Some(1.0))).collect();
+            (t, svgs)
+        },
+    },
+];
+
+const MINI_NOTE: &str = "The mini suite: small models pretrained here on generated data sets. It checks the harness end to end; \
+    its numbers are not comparable with the paper's, and no paper number is shown beside them.";
+const PAPER_NOTE: &str = "The paper suite: the paper's models and data sets; the paper's published number is printed under ours \
+    where it gives one.";
+
+fn suite_note(suite: &str) -> &'static str {
+    match suite {
+        "mini" => MINI_NOTE,
+        "paper" => PAPER_NOTE,
+        _ => "",
+    }
+}
+
+/// "Table 2 — mini suite", "Table 2 — paper and mini suites".
+fn page_title(name: &str, suites: &[String]) -> String {
+    match suites {
+        [] => format!("{name} — no results yet"),
+        [one] => format!("{name} — {one} suite"),
+        many => format!("{name} — {} suites", many.join(" and ")),
+    }
+}
+
+/// "12 cells (1 diverged, 1 without a selected epoch)".
+fn cells_summary(cells: &[CellResult]) -> String {
+    let diverged = cells.iter().filter(|c| matches!(c.outcome, Outcome::Diverged { .. })).count();
+    let no_best = cells.iter().filter(|c| c.best.is_none()).count();
+    let mut s = format!("{} cell{}", cells.len(), if cells.len() == 1 { "" } else { "s" });
+    if diverged + no_best > 0 {
+        s.push_str(&format!(" ({diverged} diverged, {no_best} without a selected epoch)"));
+    }
+    s
+}
+
+/// What a section of a page keeps for the JSON beside it.
+#[derive(Serialize)]
+struct SectionJson<'a> {
+    suite: &'a str,
+    cells: usize,
+    tables: &'a [Table],
+}
+
+/// One line of the index.
+struct IndexEntry {
+    group: String,
+    href: String,
+    title: String,
+    description: String,
+    cells: String,
+}
+
+struct Writer {
+    dir: PathBuf,
+    written: Vec<PathBuf>,
+}
+
+impl Writer {
+    fn write(&mut self, rel: &str, contents: &str) -> Result<()> {
+        let path = self.dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        }
+        std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
+        self.written.push(path);
+        Ok(())
+    }
+
+    /// The plot inline, and as `plots/<name>.svg`.
+    fn figure(&mut self, name: &str, svg: &str) -> Result<String> {
+        self.write(&format!("plots/{name}.svg"), svg)?;
+        Ok(format!("<figure>{svg}<figcaption><a href=\"plots/{name}.svg\">{name}.svg</a></figcaption></figure>"))
+    }
+}
+
+fn section(suite: &str, heading: &str, summary: &str, body: &str) -> String {
+    format!(
+        "<section id=\"{s}\" class=\"suite-{s}\"><h2>{h}</h2><p class=\"note\">{summary}. {note}</p>{body}</section>",
+        s = escape(suite),
+        h = escape(heading),
+        summary = escape(summary),
+        note = escape(suite_note(suite))
+    )
+}
+
+fn main_page(w: &mut Writer, loaded: &Loaded, paper: &PaperTables, spec: &MainPage, index: &mut Vec<IndexEntry>) -> Result<()> {
+    let suites: Vec<String> = loaded.suites().into_iter().filter(|s| !loaded.cells(s, "main").is_empty()).collect();
+    let mut body = String::new();
+    let mut all: Vec<(String, Table)> = Vec::new();
+    let mut json = Vec::new();
+    for suite in &suites {
+        let cells = loaded.cells(suite, "main");
+        let (tables, svgs) = (spec.build)(cells, (suite == "paper").then_some(paper));
+        let mut inner: String = tables.iter().map(table_html).collect();
+        for (i, svg) in svgs.iter().enumerate() {
+            inner.push_str(&w.figure(&format!("{}-{suite}-{}", spec.file, i + 1), svg)?);
+        }
+        let summary = cells_summary(cells);
+        body.push_str(&section(suite, &format!("{} — {suite} suite", spec.name), &summary, &inner));
+        index.push(IndexEntry {
+            group: suite.clone(),
+            href: format!("{}.html#{suite}", spec.file),
+            title: format!("{} — {suite} suite", spec.name),
+            description: spec.description.into(),
+            cells: summary,
+        });
+        json.push((suite.clone(), cells.len(), tables.clone()));
+        all.extend(tables.into_iter().map(|t| (suite.clone(), t)));
+    }
+    if suites.is_empty() {
+        body.push_str("<p>No finished cells yet: run <code>cargo xtask reproduce table2 --suite mini</code>, then <code>cargo xtask report</code>.</p>");
+    }
+    let intro = format!("<p class=\"note\">{}. Columns use the paper's method names. <a href=\"index.html\">All tables</a> · <a href=\"{f}.csv\">CSV</a> · <a href=\"{f}.json\">JSON</a></p>", escape(spec.description), f = spec.file);
+    w.write(&format!("{}.html", spec.file), &page(&page_title(spec.name, &suites), &(intro + &body)))?;
+    let refs: Vec<(&str, &Table)> = all.iter().map(|(s, t)| (s.as_str(), t)).collect();
+    w.write(&format!("{}.csv", spec.file), &tables_csv(&refs))?;
+    let sections: Vec<SectionJson> = json.iter().map(|(s, n, t)| SectionJson { suite: s, cells: *n, tables: t }).collect();
+    w.write(&format!("{}.json", spec.file), &serde_json::to_string_pretty(&sections)?)?;
+    Ok(())
+}
+
+fn ablations_page(w: &mut Writer, loaded: &Loaded, index: &mut Vec<IndexEntry>) -> Result<()> {
+    let mut body = String::new();
+    let mut csv = String::from(ABLATION_CSV_HEADER);
+    let mut all: Vec<Ablation> = Vec::new();
+    let mut suites = Vec::new();
+    for suite in loaded.suites() {
+        let exps = loaded.ablations(&suite);
+        if exps.is_empty() {
+            continue;
+        }
+        suites.push(suite.clone());
+        let mut inner = String::new();
+        for e in exps {
+            let a = ablation::build(&suite, &e.experiment, &e.cells);
+            let summary = cells_summary(&e.cells);
+            inner.push_str(&format!(
+                "<h3 id=\"{s}-{x}\">{x} — {t}</h3><p class=\"note\">{summary}; mean ± std of the reported metric over seeds.</p>{h}",
+                s = escape(&suite),
+                x = escape(&e.experiment),
+                t = escape(a.axis.paper_tables()),
+                summary = escape(&summary),
+                h = a.html()
+            ));
+            csv.push_str(&a.csv_lines());
+            index.push(IndexEntry {
+                group: suite.clone(),
+                href: format!("ablations.html#{suite}-{}", e.experiment),
+                title: format!("Ablation {} — {suite} suite", e.experiment),
+                description: a.axis.paper_tables().into(),
+                cells: summary,
+            });
+            all.push(a);
+        }
+        body.push_str(&section(&suite, &format!("Ablations — {suite} suite"), "Tables 8–12", &inner));
+    }
+    if suites.is_empty() {
+        body.push_str("<p>No ablation cells yet (<code>cargo xtask ablate …</code> writes them under <code>results/runs/&lt;suite&gt;/ablate-*</code>).</p>");
+    }
+    let intro = "<p class=\"note\">Learning rate × rank as heat maps (Tables 8–9), α and chain-reset frequency as lines per rank \
+        (Tables 10–12). <a href=\"index.html\">All tables</a> · <a href=\"ablations.csv\">CSV</a> · <a href=\"ablations.json\">JSON</a></p>";
+    w.write("ablations.html", &page(&page_title("Ablations (Tables 8–12)", &suites), &(intro.to_string() + &body)))?;
+    w.write("ablations.csv", &csv)?;
+    w.write("ablations.json", &serde_json::to_string_pretty(&all)?)?;
+    Ok(())
+}
+
+fn bench_page(w: &mut Writer, results_dir: &Path, index: &mut Vec<IndexEntry>) -> Result<()> {
+    let path = results_dir.join("bench/step.json");
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+    let records: Vec<StepRecord> = match serde_json::from_str(&text) {
+        Ok(r) => r,
+        Err(e) => {
+            index.push(IndexEntry {
+                group: "benchmarks".into(),
+                href: "bench/step.json".into(),
+                title: "Step benchmark".into(),
+                description: format!("could not read results/bench/step.json: {e}"),
+                cells: String::new(),
+            });
+            return Ok(());
+        }
+    };
+    let (html, tables) = bench::body(&records);
+    let intro = "<p class=\"note\"><a href=\"index.html\">All tables</a> · <a href=\"bench.csv\">CSV</a> · <a href=\"bench.json\">JSON</a></p>";
+    w.write("bench.html", &page("Step benchmark — burn vs PyTorch + PEFT", &(intro.to_string() + &html)))?;
+    let refs: Vec<(&str, &Table)> = tables.iter().map(|t| ("bench", t)).collect();
+    w.write("bench.csv", &tables_csv(&refs))?;
+    w.write("bench.json", &serde_json::to_string_pretty(&tables)?)?;
+    index.push(IndexEntry {
+        group: "benchmarks".into(),
+        href: "bench.html".into(),
+        title: "Step benchmark".into(),
+        description: "seconds per step and peak memory per method, as ratios to our LoRA and to PyTorch + PEFT's".into(),
+        cells: format!("{} measurements", records.len()),
+    });
+    Ok(())
+}
+
+fn index_page(w: &mut Writer, loaded: &Loaded, index: &[IndexEntry]) -> Result<()> {
+    let mut body = String::from(
+        "<p class=\"note\">Built by <code>cargo xtask report</code> from the ledger (<code>results/runs/&lt;suite&gt;/&lt;experiment&gt;/*.json</code>) \
+         and the paper's tables (<code>experiments/paper-tables</code>); the report never trains. Each page has its CSV and JSON beside it.</p>",
+    );
+    let mut groups: Vec<&str> = Vec::new();
+    for e in index {
+        if !groups.contains(&e.group.as_str()) {
+            groups.push(&e.group);
+        }
+    }
+    if index.iter().all(|e| e.group == "benchmarks") {
+        body.push_str("<p>No finished cells yet: the table pages are empty (<a href=\"table2.html\">Table 2</a>). Run <code>cargo xtask reproduce table2 --suite mini</code>.</p>");
+    }
+    for g in groups {
+        let heading = match g {
+            "benchmarks" => "Benchmarks".to_string(),
+            s => format!("{s} suite"),
+        };
+        body.push_str(&format!("<section class=\"suite-{g}\"><h2>{}</h2>", escape(&heading), g = escape(g)));
+        if !suite_note(g).is_empty() {
+            body.push_str(&format!("<p class=\"note\">{}</p>", escape(suite_note(g))));
+        }
+        body.push_str("<ul>");
+        for e in index.iter().filter(|e| e.group == g) {
+            body.push_str(&format!(
+                "<li><a href=\"{}\">{}</a>: {}{}</li>",
+                escape(&e.href),
+                escape(&e.title),
+                escape(&e.description),
+                if e.cells.is_empty() { String::new() } else { format!(" — {}", escape(&e.cells)) }
+            ));
+        }
+        body.push_str("</ul></section>");
+    }
+    if !loaded.unreadable.is_empty() {
+        body.push_str("<h2>Unreadable ledger files</h2><ul>");
+        for (p, e) in &loaded.unreadable {
+            body.push_str(&format!("<li><code>{}</code>: {}</li>", escape(&p.display().to_string()), escape(e)));
+        }
+        body.push_str("</ul>");
+    }
+    w.write("index.html", &page("beyond-lora — results", &body))
+}
+
+/// Reads every ledger file under `results_dir/runs/*/*/` and the paper's tables, and writes
+/// the site into `results_dir`: `index.html`, `table2.html`, `table3.html`, `table17.html`,
+/// `table6.html`, `table15.html`, `ablations.html` (each with `.csv` and `.json`), `bench.html`
+/// when `results_dir/bench/step.json` exists, and the plots under `plots/`. Returns every
+/// file written, the index first. Unreadable ledger files are listed on the index, not fatal.
+pub fn build_site(results_dir: &Path, paper_tables_dir: &Path) -> Result<Vec<PathBuf>> {
+    let loaded = ledger::load(results_dir);
+    let paper = PaperTables::load(paper_tables_dir)?;
+    let mut w = Writer { dir: results_dir.to_path_buf(), written: Vec::new() };
+    let mut index = Vec::new();
+    for spec in MAIN_PAGES {
+        main_page(&mut w, &loaded, &paper, spec, &mut index)?;
+    }
+    ablations_page(&mut w, &loaded, &mut index)?;
+    bench_page(&mut w, results_dir, &mut index)?;
+    // Group the index by suite in the ledger's order, benchmarks last.
+    let order: Vec<String> = loaded.suites();
+    index.sort_by_key(|e| order.iter().position(|s| *s == e.group).unwrap_or(usize::MAX));
+    index_page(&mut w, &loaded, &index)?;
+    let mut written = w.written;
+    let i = written.len() - 1;
+    written[..=i].rotate_right(1);
+    Ok(written)
+}

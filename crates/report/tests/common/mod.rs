@@ -1,0 +1,171 @@
+//! A hand-made ledger with known numbers, shared by the site and browser tests.
+//!
+//! Suite `mini`, experiment `main`: model `mini-encoder` × data sets `mini-paraphrase`
+//! (accuracy) and `mini-acceptability` (MCC) × methods fft, lora, cla × seeds 0, 1, 2; on
+//! `mini-acceptability` cla's seed 2 diverged at epoch 1 with no finished epoch. Suite `paper`:
+//! roberta-base / mrpc, lora and cla, one seed. Experiment `ablate-lr` (mini): lora, ranks 4
+//! and 8 × lr 1e-4 and 1e-3. And `bench/step.json`.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use runner::best::{EpochRecord, Selection};
+use runner::cell::{Cell, CellResult, Cost, Hyper, Outcome, ParamCounts};
+use runner::ledger::Ledger;
+use runner::schedule::ScheduleKind;
+
+pub fn hyper(rank: usize, lr: f64) -> Hyper {
+    Hyper {
+        lr,
+        lr_ratio_b: None,
+        scheduler: ScheduleKind::Linear,
+        warmup_init_lr: 1e-6,
+        warmup_ratio: 0.1,
+        weight_decay: 0.01,
+        batch_size: 16,
+        epochs: 3,
+        max_length: 64,
+        rank,
+        alpha: 2.0 * rank as f64,
+        target_modules: vec!["query".into(), "value".into()],
+        chain_reset_every_epochs: None,
+        grad_clip_global_norm: Some(1.0),
+        best_epoch: Selection::LowestValLoss,
+    }
+}
+
+/// One finished (or diverged) cell. `test_metric` in the data set's raw units (0.81 → 81.0 in
+/// the tables), `gap` = test loss − train loss at the best epoch; `None` metric: no epoch.
+#[allow(clippy::too_many_arguments)]
+pub fn cell(
+    suite: &str,
+    model: &str,
+    dataset: &str,
+    method: &str,
+    seed: u64,
+    h: Hyper,
+    test_metric: Option<f64>,
+    gap: f64,
+    diverged_at: Option<usize>,
+) -> CellResult {
+    let cell = Cell { suite: suite.into(), model: model.into(), dataset: dataset.into(), method: method.into(), seed, hyper: h };
+    let best = test_metric.map(|m| EpochRecord { epoch: 2, train_loss: 0.2, val_loss: 0.3, val_metric: m, test_loss: 0.2 + gap, test_metric: m });
+    let (samples, wall, rss, backbone) = match method {
+        "fft" => (80.0, 900.0, 2u64 << 30, 998_000),
+        "lora" => (100.0, 600.0, 1u64 << 30, 10_000),
+        _ => (110.0, 540.0, (9u64 << 30) / 10, 5_000),
+    };
+    let metric = if dataset.contains("acceptability") { "matthews_correlation" } else { "accuracy" };
+    CellResult {
+        hash: cell.hash(),
+        outcome: match diverged_at {
+            Some(epoch) => Outcome::Diverged { epoch, step: 7, reason: "non-finite loss".into() },
+            None => Outcome::Finished,
+        },
+        metric: metric.into(),
+        higher_is_better: true,
+        epochs: best.clone().into_iter().collect(),
+        best,
+        params: ParamCounts { backbone_trainable: backbone, head: 2_000, total: 1_000_000 },
+        cost: Cost { train_samples_per_s: samples, wall_s: wall, train_s: wall * 0.9, peak_rss_bytes: rss, device: "cpu".into() },
+        finished_at: 1_700_000_000,
+        harness_version: "test".into(),
+        cell,
+    }
+}
+
+fn record(results: &Path, experiment: &str, c: &CellResult) {
+    Ledger::new(results.join("runs").join(&c.cell.suite).join(experiment)).record(&c.hash, c, false).unwrap();
+}
+
+/// Writes the whole hand-made ledger under `results`.
+pub fn write_ledger(results: &Path) {
+    let h = || hyper(16, 1e-3);
+    // mini-paraphrase: fft 81 ± 1, lora 80 ± 1, cla 77 ± 1; G(W): fft 0.30, lora 0.10, cla 0.05.
+    let para: [(&str, [f64; 3], [f64; 3]); 3] = [
+        ("fft", [0.80, 0.82, 0.81], [0.29, 0.30, 0.31]),
+        ("lora", [0.79, 0.80, 0.81], [0.09, 0.10, 0.11]),
+        ("cla", [0.76, 0.78, 0.77], [0.05, 0.05, 0.05]),
+    ];
+    // mini-acceptability: fft 52 ± 2, lora 62 ± 2, cla 59 (two seeds; seed 2 diverged, no value).
+    let acc: [(&str, [f64; 3], [f64; 3]); 3] = [
+        ("fft", [0.50, 0.52, 0.54], [0.30, 0.30, 0.30]),
+        ("lora", [0.60, 0.62, 0.64], [0.10, 0.10, 0.10]),
+        ("cla", [0.58, 0.60, f64::NAN], [0.05, 0.05, 0.05]),
+    ];
+    for (dataset, rows) in [("mini-paraphrase", para), ("mini-acceptability", acc)] {
+        for (method, metrics, gaps) in rows {
+            for seed in 0..3 {
+                let m = metrics[seed];
+                let diverged = m.is_nan().then_some(1);
+                let c = cell("mini", "mini-encoder", dataset, method, seed as u64, h(), (!m.is_nan()).then_some(m), gaps[seed], diverged);
+                record(results, "main", &c);
+            }
+        }
+    }
+    // The paper suite: roberta-base / mrpc (the paper has lora 86.34, cla 84.83).
+    for (method, m) in [("lora", 0.86), ("cla", 0.85)] {
+        record(results, "main", &cell("paper", "roberta-base", "mrpc", method, 0, h(), Some(m), 0.1, None));
+    }
+    // Learning rate × rank for lora: value = 70 + rank + 10 000·lr (%).
+    for rank in [4usize, 8] {
+        for lr in [1e-4, 1e-3] {
+            let m = (70.0 + rank as f64 + 10_000.0 * lr) / 100.0;
+            record(results, "ablate-lr", &cell("mini", "mini-encoder", "mini-paraphrase", "lora", 0, hyper(rank, lr), Some(m), 0.1, None));
+        }
+    }
+    // Files that are not cells: a superseded result, a temporary file; and one broken cell.
+    let dir = results.join("runs/mini/main");
+    std::fs::write(dir.join("abc.superseded-1.json"), "{}").unwrap();
+    std::fs::write(dir.join(".abc.json.tmp-1"), "{}").unwrap();
+    std::fs::write(dir.join("broken.json"), "{ not json").unwrap();
+    // The step benchmark: burn lora 4 s and 1 GiB, fft 8 s and 2 GiB; PyTorch lora 2 s, 3 GiB.
+    std::fs::create_dir_all(results.join("bench")).unwrap();
+    let step = |imp: &str, method: &str, s: f64, gib: u64| {
+        serde_json::json!({"impl": imp, "method": method, "seconds_per_step": s, "samples_per_s": 8.0 / s,
+            "peak_rss_bytes": gib << 30, "trainable_params": 1000, "head_params": 10})
+    };
+    let steps = vec![step("burn", "lora", 4.0, 1), step("pytorch-peft", "lora", 2.0, 3), step("burn", "fft", 8.0, 2)];
+    std::fs::write(results.join("bench/step.json"), serde_json::to_string(&steps).unwrap()).unwrap();
+}
+
+/// A CSV file as rows of header → field (quoted fields with commas handled).
+pub fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let split = |line: &str| {
+        let (mut fields, mut cur, mut quoted) = (Vec::new(), String::new(), false);
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' if quoted && chars.peek() == Some(&'"') => {
+                    cur.push('"');
+                    chars.next();
+                }
+                '"' => quoted = !quoted,
+                ',' if !quoted => fields.push(std::mem::take(&mut cur)),
+                c => cur.push(c),
+            }
+        }
+        fields.push(cur);
+        fields
+    };
+    let mut lines = text.lines();
+    let header = split(lines.next().unwrap());
+    lines.map(|l| header.iter().cloned().zip(split(l)).collect()).collect()
+}
+
+/// The one CSV row matching every (column, value) pair.
+pub fn row<'a>(rows: &'a [HashMap<String, String>], want: &[(&str, &str)]) -> &'a HashMap<String, String> {
+    let found: Vec<&HashMap<String, String>> = rows.iter().filter(|r| want.iter().all(|(k, v)| r[*k] == *v)).collect();
+    assert_eq!(found.len(), 1, "rows matching {want:?}: {found:?}");
+    found[0]
+}
+
+pub fn num(r: &HashMap<String, String>, col: &str) -> f64 {
+    r[col].parse().unwrap_or_else(|_| panic!("{col} = {:?} in {r:?}", r[col]))
+}
+
+pub fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9 * b.abs().max(1.0)
+}

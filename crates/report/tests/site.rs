@@ -1,0 +1,163 @@
+//! The site built from a hand-made ledger (tests/common): real numbers in the CSV, JSON and
+//! HTML of every page.
+
+mod common;
+
+use common::{close, num, read_csv, row};
+
+fn built() -> (tempfile::TempDir, Vec<std::path::PathBuf>) {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_ledger(dir.path());
+    let paper = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/paper-tables");
+    let written = report::build_site(dir.path(), &paper).unwrap();
+    (dir, written)
+}
+
+fn read(dir: &tempfile::TempDir, name: &str) -> String {
+    std::fs::read_to_string(dir.path().join(name)).unwrap()
+}
+
+#[test]
+fn table2_means_ranks_drops_and_diverged_cells() {
+    let (dir, written) = built();
+    assert!(written[0].ends_with("index.html"), "{written:?}");
+    for f in ["table2.html", "table2.csv", "table2.json", "table3.html", "table17.html", "table6.html", "table15.html", "ablations.html", "bench.html"] {
+        assert!(written.contains(&dir.path().join(f)), "{f} not written: {written:?}");
+    }
+    let rows = read_csv(&dir.path().join("table2.csv"));
+    let mini = |d: &str, m: &str| row(&rows, &[("suite", "mini"), ("dataset", d), ("method", m)]).clone();
+    // mini-paraphrase: fft 81 ± 1 (rank 1), lora 80 ± 1 (2), cla 77 ± 1 (3, 4/81 below the best).
+    let fft = mini("mini-paraphrase", "fft");
+    assert!(close(num(&fft, "mean"), 81.0) && close(num(&fft, "std"), 1.0), "{fft:?}");
+    assert_eq!((fft["rank"].as_str(), fft["seeds"].as_str(), fft["metric"].as_str()), ("1", "3", "accuracy"));
+    assert_eq!(mini("mini-paraphrase", "lora")["rank"], "2");
+    let cla = mini("mini-paraphrase", "cla");
+    assert_eq!(cla["rank"], "3");
+    assert!(close(num(&cla, "from_best_pct"), 4.0 / 81.0 * 100.0), "{cla:?}");
+    assert_eq!(fft["from_best_pct"], "", "only the sparse variants get a drop");
+    // mini-acceptability: cla's seed 2 diverged at epoch 1 with no value: mean of two seeds.
+    let cla = mini("mini-acceptability", "cla");
+    assert!(close(num(&cla, "mean"), 59.0) && close(num(&cla, "std"), 2f64.sqrt()), "{cla:?}");
+    assert_eq!((cla["seeds"].as_str(), cla["diverged"].as_str(), cla["without_value"].as_str()), ("2", "2@1", "2"));
+    assert_eq!((cla["rank"].as_str(), mini("mini-acceptability", "lora")["rank"].as_str()), ("2", "1"));
+    assert!(close(num(&cla, "from_best_pct"), 3.0 / 62.0 * 100.0));
+    assert_eq!(cla["paper"], "", "mini rows have no paper value");
+    // The paper suite gets the paper's numbers beside ours.
+    let lora = row(&rows, &[("suite", "paper"), ("method", "lora")]);
+    assert!(close(num(lora, "mean"), 86.0) && close(num(lora, "paper"), 86.34), "{lora:?}");
+    let html = read(&dir, "table2.html");
+    assert!(html.contains("<title>Table 2 — paper and mini suites</title>"), "{html}");
+    assert!(html.contains("<h2>Table 2 — mini suite</h2>") && html.contains("<h2>Table 2 — paper suite</h2>"));
+    assert!(html.contains("<th title=\"cla\">cLA</th>") && html.contains("<th title=\"fft\">FFT</th>"), "paper names as headers");
+    assert!(html.contains("<td class=\"best\" title=\"3 seed(s)\">81.00 ± 1.00</td>"), "{html}");
+    assert!(html.contains("<td class=\"third\" title=\"3 seed(s)\">77.00 ± 1.00 <span class=\"drop\">(↓4.94%)</span></td>"), "{html}");
+    assert!(html.contains("59.00 ± 1.41 <span class=\"drop\">(↓4.84%)</span><br><span class=\"diverged\">⚠ seed 2 diverged at epoch 1; seed 2 without a value (not averaged)</span>"), "{html}");
+    assert!(html.contains("<td class=\"metric\">matthews_correlation ↑</td>"));
+    assert!(html.contains("paper 86.34"));
+    // The JSON has the same table.
+    let json: serde_json::Value = serde_json::from_str(&read(&dir, "table2.json")).unwrap();
+    assert_eq!(json[0]["suite"], "paper");
+    assert_eq!(json[1]["suite"], "mini");
+    assert_eq!(json[1]["cells"], 18);
+    assert_eq!(json[1]["tables"][0]["methods"], serde_json::json!(["fft", "lora", "cla"]));
+}
+
+#[test]
+fn generalization_gap_and_its_ratio_to_lora() {
+    let (dir, _) = built();
+    let rows = read_csv(&dir.path().join("table3.csv"));
+    let g = |m: &str| num(row(&rows, &[("suite", "mini"), ("dataset", "mini-paraphrase"), ("method", m)]), "mean");
+    assert!(close(g("fft"), 0.30) && close(g("lora"), 0.10) && close(g("cla"), 0.05));
+    // Lower is better: cla first.
+    assert_eq!(row(&rows, &[("suite", "mini"), ("dataset", "mini-paraphrase"), ("method", "cla")])["rank"], "1");
+    let rows = read_csv(&dir.path().join("table17.csv"));
+    let r = |d: &str, m: &str| row(&rows, &[("suite", "mini"), ("dataset", d), ("method", m)]).clone();
+    assert!(close(num(&r("mini-paraphrase", "fft"), "mean"), 3.0), "{:?}", r("mini-paraphrase", "fft"));
+    assert!(close(num(&r("mini-paraphrase", "lora"), "mean"), 1.0));
+    assert!(close(num(&r("mini-paraphrase", "cla"), "mean"), 0.5));
+    assert_eq!((r("mini-paraphrase", "cla")["rank"].as_str(), r("mini-paraphrase", "fft")["rank"].as_str()), ("1", "3"));
+    let html = read(&dir, "table17.html");
+    assert!(html.contains("<td class=\"best\" title=\"3 seed(s)\">0.50</td>"), "{html}");
+    assert!(html.contains("<svg") && html.contains("G(W) / G(LoRA)"));
+    assert!(dir.path().join("plots/table17-mini-1.svg").is_file());
+    assert!(read(&dir, "table3.html").contains("3.00e-1 ± 1.00e-2"), "scientific, as the paper prints G(W)");
+}
+
+#[test]
+fn cost_and_parameter_ratios_to_lora() {
+    let (dir, _) = built();
+    let rows = read_csv(&dir.path().join("table15.csv"));
+    let find = |title_part: &str, m: &str| {
+        rows.iter()
+            .find(|r| r["suite"] == "mini" && r["dataset"] == "mini-paraphrase" && r["method"] == m && r["table"].contains(title_part))
+            .unwrap_or_else(|| panic!("{title_part} {m}"))
+            .clone()
+    };
+    assert!(close(num(&find("throughput", "fft"), "ratio"), 0.8));
+    assert!(close(num(&find("throughput", "cla"), "ratio"), 1.1));
+    assert!(close(num(&find("throughput", "cla"), "mean"), 110.0));
+    assert_eq!(find("throughput", "cla")["ratio_to"], "lora");
+    assert!(close(num(&find("wall time", "fft"), "mean"), 15.0) && close(num(&find("wall time", "fft"), "ratio"), 1.5));
+    assert!(close(num(&find("peak memory", "fft"), "mean"), 2.0) && close(num(&find("peak memory", "cla"), "ratio"), 0.9));
+    assert_eq!(find("throughput", "fft")["rank"], "", "cost tables are not ranked");
+    // The diverged cla seed has a throughput but no comparable wall time.
+    let acc = |t: &str| rows.iter().find(|r| r["dataset"] == "mini-acceptability" && r["method"] == "cla" && r["table"].contains(t)).unwrap().clone();
+    assert_eq!((acc("throughput")["seeds"].as_str(), acc("wall time")["seeds"].as_str()), ("3", "2"));
+    let html = read(&dir, "table15.html");
+    assert!(html.contains("110.0 ± 0.0 <span class=\"ratio\">(1.100)</span>"), "{html}");
+    assert_eq!(html.matches("<svg").count(), 6, "three ratio charts per suite");
+    let rows = read_csv(&dir.path().join("table6.csv"));
+    let p = |t: &str, m: &str| {
+        rows.iter().find(|r| r["suite"] == "mini" && r["dataset"] == "mini-paraphrase" && r["method"] == m && r["table"].contains(t)).unwrap().clone()
+    };
+    assert!(close(num(&p("ratio to LoRA", "lora"), "mean"), 12_000.0));
+    assert!(close(num(&p("ratio to LoRA", "cla"), "ratio"), 7.0 / 12.0));
+    assert!(close(num(&p("% of all", "lora"), "mean"), 1.2) && close(num(&p("% of all", "fft"), "mean"), 100.0));
+    assert!(read(&dir, "table6.html").contains("12.0K <span class=\"ratio\">(1.000)</span>"));
+}
+
+#[test]
+fn ablation_bench_and_index_pages() {
+    let (dir, _) = built();
+    let rows = read_csv(&dir.path().join("ablations.csv"));
+    let at = |rank: &str, lr: &str| num(row(&rows, &[("experiment", "ablate-lr"), ("rank", rank), ("value", lr)]), "mean");
+    assert!(close(at("4", "1e-4"), 75.0) && close(at("8", "1e-3"), 88.0), "{rows:?}");
+    let html = read(&dir, "ablations.html");
+    assert!(html.contains("<td class=\"best\" title=\"1 seed(s)\">88.00 ± 0.00</td>"), "{html}");
+    assert!(html.contains("<svg") && html.contains(">1e-4<") && html.contains("Tables 8–9"));
+    // Bench: ratios to our LoRA and to PyTorch + PEFT's.
+    let rows = read_csv(&dir.path().join("bench.csv"));
+    let b = |t: &str, imp: &str, m: &str| {
+        rows.iter().find(|r| r["table"].starts_with(t) && r["model"] == imp && r["method"] == m).unwrap_or_else(|| panic!("{t} {imp} {m}")).clone()
+    };
+    assert!(close(num(&b("Seconds per step;", "burn", "fft"), "ratio"), 2.0));
+    assert!(close(num(&b("Seconds per step /", "burn", "lora"), "mean"), 2.0));
+    assert!(close(num(&b("Seconds per step /", "burn", "fft"), "mean"), 4.0));
+    assert!(close(num(&b("Peak memory /", "burn", "lora"), "mean"), 1.0 / 3.0));
+    assert_eq!(read(&dir, "bench.html").matches("<svg").count(), 4);
+    // The index: one entry per table and suite, cell counts, the unreadable file.
+    let index = read(&dir, "index.html");
+    assert!(index.contains("<a href=\"table2.html#mini\">Table 2 — mini suite</a>"), "{index}");
+    assert!(index.contains("<a href=\"table2.html#paper\">Table 2 — paper suite</a>"));
+    assert!(index.contains("18 cells (1 diverged, 1 without a selected epoch)"), "{index}");
+    assert!(index.contains("<a href=\"ablations.html#mini-ablate-lr\">Ablation ablate-lr — mini suite</a>"));
+    assert!(index.contains("<a href=\"bench.html\">Step benchmark</a>"));
+    assert!(index.contains("broken.json") && !index.contains("superseded"), "{index}");
+    assert!(index.find("paper suite").unwrap() < index.find("mini suite").unwrap());
+    for page in ["index.html", "table2.html", "table15.html", "ablations.html", "bench.html"] {
+        let p = read(&dir, page);
+        assert!(!p.contains("<script") && !p.contains("http://") && !p.contains("https://") || p.contains("xmlns=\"http://www.w3.org/2000/svg\""), "{page} is self-contained");
+        assert!(!p.contains("<script"), "{page} has no script");
+    }
+}
+
+#[test]
+fn an_empty_results_directory_still_gives_every_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = report::build_site(dir.path(), std::path::Path::new("/nonexistent")).unwrap();
+    assert!(written[0].ends_with("index.html"));
+    assert!(read(&dir, "table2.html").contains("No finished cells yet"));
+    assert!(read(&dir, "ablations.html").contains("No ablation cells yet"));
+    assert!(!dir.path().join("bench.html").exists());
+    assert_eq!(read(&dir, "table2.csv"), report::html::CSV_HEADER);
+}
