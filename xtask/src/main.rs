@@ -8,6 +8,7 @@ mod datasets;
 mod device;
 mod methods;
 mod models_cmd;
+mod report_cmd;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -39,6 +40,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Rebuild every report page (results/index.html, one page per table, CSV/JSON/SVG beside
+    /// them) from the stored results, without training.
+    Report(report_cmd::ReportArgs),
     /// Benchmarks (not tests): `bench layers` times adapted linear stacks per method.
     Bench {
         #[command(subcommand)]
@@ -53,5 +57,6 @@ fn main() -> Result<()> {
         Command::Models { json } => models_cmd::run(json),
         Command::Datasets { json } => datasets::run(json),
         Command::Bench { which } => bench_layers::run(which),
+        Command::Report(args) => report_cmd::run(args),
     }
 }

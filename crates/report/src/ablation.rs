@@ -226,11 +226,13 @@ impl Ablation {
             }
             s.push_str("</tbody></table>");
             let svg = if self.axis == Axis::LearningRate {
-                plot::heat_map(&title, self.axis.name(), "rank", &g.columns, &g.ranks, &g.means(), 2)
+                let short = format!("{}: {} by rank × learning rate", paper_name(&g.method), g.metric);
+                plot::heat_map(&short, self.axis.name(), "rank", &g.columns, &g.ranks, &g.means(), 2)
             } else {
                 let series: Vec<Series> =
                     g.ranks.iter().zip(g.means()).map(|(r, values)| Series { name: format!("rank {r}"), values }).collect();
-                plot::lines(&title, self.axis.name(), &g.metric, &g.columns, &series)
+                let short = format!("{}: {} by {}", paper_name(&g.method), g.metric, self.axis.name());
+                plot::lines(&short, self.axis.name(), &g.metric, &g.columns, &series)
             };
             s.push_str(&format!("<figure>{svg}</figure>"));
         }

@@ -94,7 +94,7 @@ pub const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:1600px
     td.best{color:#0a7a0a;font-weight:bold}td.second{color:#c0392b;font-weight:bold}td.third{color:#1f5fbf;font-weight:bold}\
     td.metric{color:#555;font-size:85%}td.missing{color:#999}\
     .drop,.ratio{font-size:80%}.paper{font-size:75%;color:#777;font-weight:normal}\
-    .diverged{font-size:75%;color:#b35c00;font-weight:normal}\
+    .diverged{font-size:75%;color:#b35c00;font-weight:normal;display:inline-block;max-width:16em}\
     .note{color:#555;font-size:90%}.suite-mini{border-left:4px solid #e0a000;padding-left:1em}\
     .suite-paper{border-left:4px solid #0a7a0a;padding-left:1em}\
     figure{margin:1em 0}svg{max-width:100%;height:auto}";

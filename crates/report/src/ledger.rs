@@ -94,7 +94,9 @@ pub fn load(results_dir: &Path) -> Loaded {
                 None => exps.push(Experiment { suite: suite.clone(), experiment, cells }),
             }
         }
-        exps.sort_by_key(|e| (e.experiment != "main", e.experiment.clone()));
+        // The paper's order: main, then Tables 8–9 (lr), rank, 10–11 (α), 12 (chain), others.
+        let rank = |x: &str| ["main", "ablate-lr", "ablate-rank", "ablate-alpha", "ablate-chain"].iter().position(|e| *e == x).unwrap_or(9);
+        exps.sort_by_key(|e| (rank(&e.experiment), e.experiment.clone()));
         loaded.experiments.extend(exps);
     }
     let order = |s: &str| match s {

@@ -71,7 +71,7 @@ fn value_range(values: impl Iterator<Item = f64>, include: &[f64]) -> (f64, f64)
 fn x_labels(root: &Area, labels: &[String], at: impl Fn(usize) -> (i32, i32)) -> Result<(), Box<dyn std::error::Error>> {
     for (i, label) in labels.iter().enumerate() {
         let (px, py) = at(i);
-        let style = ("sans-serif", 13).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Top));
+        let style = ("sans-serif", 16).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Top));
         root.draw(&Text::new(label.clone(), (px, py + 6), style))?;
     }
     Ok(())
@@ -87,7 +87,7 @@ pub fn grouped_bars(title: &str, y_desc: &str, categories: &[String], series: &[
         let include: Vec<f64> = [0.0].into_iter().chain(reference).collect();
         let (lo, hi) = value_range(values, &include);
         let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 18))
+            .caption(title, ("sans-serif", 21))
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(64)
@@ -98,7 +98,7 @@ pub fn grouped_bars(title: &str, y_desc: &str, categories: &[String], series: &[
             .x_labels(0)
             .set_tick_mark_size(LabelAreaPosition::Bottom, 0)
             .y_desc(y_desc)
-            .label_style(("sans-serif", 13))
+            .label_style(("sans-serif", 16))
             .draw()?;
         let at = |i: usize| chart.backend_coord(&(i as f64, lo));
         x_labels(root, categories, at)?;
@@ -125,7 +125,7 @@ pub fn grouped_bars(title: &str, y_desc: &str, categories: &[String], series: &[
                 .position(SeriesLabelPosition::UpperRight)
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK)
-                .label_font(("sans-serif", 12))
+                .label_font(("sans-serif", 15))
                 .draw()?;
         }
         Ok(())
@@ -136,7 +136,7 @@ pub fn grouped_bars(title: &str, y_desc: &str, categories: &[String], series: &[
 /// white → blue scale (higher is darker unless `lower_is_better`) and printed.
 pub fn heat_map(title: &str, x_desc: &str, y_desc: &str, x_labels_: &[String], y_labels: &[String], values: &[Vec<Option<f64>>], decimals: usize) -> String {
     let (nx, ny) = (x_labels_.len().max(1), y_labels.len().max(1));
-    let width = (140 + 90 * nx as u32).clamp(420, 1200);
+    let width = (160 + 100 * nx as u32).clamp(520, 1200);
     let height = (120 + 46 * ny as u32).clamp(260, 900);
     render((width, height), |root| {
         let (lo, hi) = {
@@ -144,7 +144,7 @@ pub fn heat_map(title: &str, x_desc: &str, y_desc: &str, x_labels_: &[String], y
             (v.iter().copied().fold(f64::INFINITY, f64::min), v.iter().copied().fold(f64::NEG_INFINITY, f64::max))
         };
         let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 16))
+            .caption(title, ("sans-serif", 19))
             .margin(12)
             .x_label_area_size(44)
             .y_label_area_size(56)
@@ -158,12 +158,12 @@ pub fn heat_map(title: &str, x_desc: &str, y_desc: &str, x_labels_: &[String], y
             .set_tick_mark_size(LabelAreaPosition::Left, 0)
             .x_desc(x_desc)
             .y_desc(y_desc)
-            .label_style(("sans-serif", 13))
+            .label_style(("sans-serif", 16))
             .draw()?;
         x_labels(root, x_labels_, |i| chart.backend_coord(&(i as f64, -0.5)))?;
         for (j, label) in y_labels.iter().enumerate() {
             let (px, py) = chart.backend_coord(&(-0.5, j as f64));
-            let style = ("sans-serif", 13).into_font().color(&BLACK).pos(Pos::new(HPos::Right, VPos::Center));
+            let style = ("sans-serif", 16).into_font().color(&BLACK).pos(Pos::new(HPos::Right, VPos::Center));
             root.draw(&Text::new(label.clone(), (px - 6, py), style))?;
         }
         let shade = |v: f64| {
@@ -178,7 +178,7 @@ pub fn heat_map(title: &str, x_desc: &str, y_desc: &str, x_labels_: &[String], y
                 chart.draw_series(std::iter::once(Rectangle::new([(x - 0.5, y - 0.5), (x + 0.5, y + 0.5)], fill.filled())))?;
                 let dark = v.is_some_and(|v| hi > lo && (v - lo) / (hi - lo) > 0.55);
                 let text = v.map(|v| format!("{v:.decimals$}")).unwrap_or_else(|| "–".into());
-                let style = ("sans-serif", 13).into_font().color(if dark { &WHITE } else { &BLACK }).pos(Pos::new(HPos::Center, VPos::Center));
+                let style = ("sans-serif", 16).into_font().color(if dark { &WHITE } else { &BLACK }).pos(Pos::new(HPos::Center, VPos::Center));
                 chart.draw_series(std::iter::once(Text::new(text, (x, y), style)))?;
             }
         }
@@ -193,7 +193,7 @@ pub fn lines(title: &str, x_desc: &str, y_desc: &str, categories: &[String], ser
     render(((140 + 80 * n as u32).clamp(480, 1100), 360), |root| {
         let (lo, hi) = value_range(series.iter().flat_map(|s| s.values.iter().flatten().copied()), &[]);
         let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 16))
+            .caption(title, ("sans-serif", 19))
             .margin(12)
             .x_label_area_size(44)
             .y_label_area_size(64)
@@ -205,7 +205,7 @@ pub fn lines(title: &str, x_desc: &str, y_desc: &str, categories: &[String], ser
             .set_tick_mark_size(LabelAreaPosition::Bottom, 0)
             .x_desc(x_desc)
             .y_desc(y_desc)
-            .label_style(("sans-serif", 13))
+            .label_style(("sans-serif", 16))
             .draw()?;
         x_labels(root, categories, |i| chart.backend_coord(&(i as f64, lo)))?;
         for (si, s) in series.iter().enumerate() {
@@ -223,7 +223,7 @@ pub fn lines(title: &str, x_desc: &str, y_desc: &str, categories: &[String], ser
             .position(SeriesLabelPosition::LowerRight)
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
-            .label_font(("sans-serif", 12))
+            .label_font(("sans-serif", 15))
             .draw()?;
         Ok(())
     })

@@ -125,6 +125,13 @@ fn ablation_bench_and_index_pages() {
     let html = read(&dir, "ablations.html");
     assert!(html.contains("<td class=\"best\" title=\"1 seed(s)\">88.00 ± 0.00</td>"), "{html}");
     assert!(html.contains("<svg") && html.contains(">1e-4<") && html.contains("Tables 8–9"));
+    // α and chain-reset frequency: lines per rank, columns sorted by value, "never" last.
+    let alpha = |a: &str| num(row(&rows, &[("experiment", "ablate-alpha"), ("value", a)]), "mean");
+    assert!(close(alpha("4"), 80.0) && close(alpha("8"), 82.0) && close(alpha("16"), 81.0));
+    assert!(html.contains("<th>4</th><th>8</th><th>16</th>"), "α columns in numeric order: {html}");
+    assert!(html.contains("<th>1</th><th>2</th><th>never</th>"), "{html}");
+    assert_eq!(row(&rows, &[("experiment", "ablate-chain"), ("value", "never")])["method"], "cola");
+    assert!(html.contains("\nCoLA: accuracy by chain reset every (epochs)\n</text>"), "a line chart per grid: {html}");
     // Bench: ratios to our LoRA and to PyTorch + PEFT's.
     let rows = read_csv(&dir.path().join("bench.csv"));
     let b = |t: &str, imp: &str, m: &str| {
@@ -141,6 +148,7 @@ fn ablation_bench_and_index_pages() {
     assert!(index.contains("<a href=\"table2.html#paper\">Table 2 — paper suite</a>"));
     assert!(index.contains("18 cells (1 diverged, 1 without a selected epoch)"), "{index}");
     assert!(index.contains("<a href=\"ablations.html#mini-ablate-lr\">Ablation ablate-lr — mini suite</a>"));
+    assert!(index.contains("Ablation ablate-alpha — mini suite") && index.contains("Ablation ablate-chain — mini suite"));
     assert!(index.contains("<a href=\"bench.html\">Step benchmark</a>"));
     assert!(index.contains("broken.json") && !index.contains("superseded"), "{index}");
     assert!(index.find("paper suite").unwrap() < index.find("mini suite").unwrap());

@@ -4,7 +4,8 @@
 //! (accuracy) and `mini-acceptability` (MCC) × methods fft, lora, cla × seeds 0, 1, 2; on
 //! `mini-acceptability` cla's seed 2 diverged at epoch 1 with no finished epoch. Suite `paper`:
 //! roberta-base / mrpc, lora and cla, one seed. Experiment `ablate-lr` (mini): lora, ranks 4
-//! and 8 × lr 1e-4 and 1e-3. And `bench/step.json`.
+//! and 8 × lr 1e-4 and 1e-3; `ablate-alpha` (lora, α 4, 8, 16) and `ablate-chain` (cola, reset
+//! every 1, 2 epochs or never). And `bench/step.json`.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -114,6 +115,15 @@ pub fn write_ledger(results: &Path) {
             let m = (70.0 + rank as f64 + 10_000.0 * lr) / 100.0;
             record(results, "ablate-lr", &cell("mini", "mini-encoder", "mini-paraphrase", "lora", 0, hyper(rank, lr), Some(m), 0.1, None));
         }
+    }
+    // α for lora at rank 4 and chain-reset frequency for cola at rank 4 (never = no reset).
+    for (alpha, m) in [(4.0, 0.80), (8.0, 0.82), (16.0, 0.81)] {
+        let h = Hyper { alpha, ..hyper(4, 1e-3) };
+        record(results, "ablate-alpha", &cell("mini", "mini-encoder", "mini-paraphrase", "lora", 0, h, Some(m), 0.1, None));
+    }
+    for (every, m) in [(Some(1), 0.78), (Some(2), 0.80), (None, 0.79)] {
+        let h = Hyper { chain_reset_every_epochs: every, ..hyper(4, 1e-3) };
+        record(results, "ablate-chain", &cell("mini", "mini-encoder", "mini-paraphrase", "cola", 0, h, Some(m), 0.1, None));
     }
     // Files that are not cells: a superseded result, a temporary file; and one broken cell.
     let dir = results.join("runs/mini/main");

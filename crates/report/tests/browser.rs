@@ -1,0 +1,110 @@
+//! The pages as a browser shows them: headless Chromium renders the site built from the
+//! hand-made ledger (tests/common), takes screenshots, and dumps the DOM, which must hold the
+//! tables and the SVG plots. Without Chromium the test is skipped, except under CI (`CI` set),
+//! where `.ci/run` installs it and its absence is a failure.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn chromium() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("CHROMIUM") {
+        return Some(PathBuf::from(p));
+    }
+    let path = std::env::var_os("PATH")?;
+    ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]
+        .iter()
+        .flat_map(|n| std::env::split_paths(&path).map(move |d| d.join(n)))
+        .find(|p| p.is_file())
+}
+
+/// Runs Chromium headless on `url` with `mode` (`--screenshot=…` or `--dump-dom`); returns
+/// its stdout. Killed after 30 s.
+fn run_chromium(bin: &Path, profile: &Path, mode: &str, url: &str, out: &Path) -> String {
+    let stdout = std::fs::File::create(out).unwrap();
+    let mut child = Command::new(bin)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars", "--no-first-run"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--window-size=1280,2000", mode, url])
+        .stdout(Stdio::from(stdout))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "chromium {mode} {url}: {status}");
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            child.kill().ok();
+            child.wait().ok();
+            panic!("chromium {mode} {url} took more than 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::read_to_string(out).unwrap()
+}
+
+/// Pixels of the screenshot that are clearly of `want` (the green of a best cell, the blue
+/// of the first bar series …).
+fn pixels_like(png: &Path, want: [u8; 3]) -> usize {
+    let img = image::open(png).unwrap().to_rgb8();
+    img.pixels().filter(|p| p.0.iter().zip(want).all(|(a, b)| (*a as i32 - b as i32).abs() <= 12)).count()
+}
+
+#[test]
+fn pages_render_in_headless_chromium_with_tables_and_plots() {
+    let Some(bin) = chromium() else {
+        if std::env::var_os("CI").is_some() {
+            panic!("Chromium not found under CI: .ci/run installs it (apt-get install chromium)");
+        }
+        eprintln!("skipped: no chromium on PATH (apt-get install --no-install-recommends chromium, or set CHROMIUM)");
+        return;
+    };
+    let start = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("results");
+    common::write_ledger(&site);
+    report::build_site(&site, &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/paper-tables")).unwrap();
+    let profile = dir.path().join("chromium-profile");
+    let shots = dir.path().join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let url = |page: &str| format!("file://{}", site.join(page).display());
+    let scratch = dir.path().join("stdout.txt");
+
+    // What each page's rendered DOM must hold.
+    let pages: [(&str, &[&str]); 4] = [
+        ("index.html", &["<a href=\"table2.html#mini\">Table 2 — mini suite</a>", "18 cells (1 diverged, 1 without a selected epoch)"]),
+        ("table2.html", &["<table class=\"results\">", "<td class=\"best\" title=\"3 seed(s)\">81.00 ± 1.00</td>", "⚠ seed 2 diverged at epoch 1"]),
+        ("table17.html", &["<table class=\"results\">", "<svg", "G(W) / G(LoRA)"]),
+        ("ablations.html", &["<table class=\"results\">", "<svg", "learning rate"]),
+    ];
+    for (page, must) in pages {
+        let dom = run_chromium(&bin, &profile, "--dump-dom", &url(page), &scratch);
+        for m in must {
+            assert!(dom.contains(m), "{page}: rendered DOM lacks {m:?}");
+        }
+        if page != "index.html" {
+            assert!(dom.contains("<svg") || page == "table2.html", "{page}: no plot in the DOM");
+        }
+        let png = shots.join(page.replace(".html", ".png"));
+        run_chromium(&bin, &profile, &format!("--screenshot={}", png.display()), &url(page), &scratch);
+        let bytes = std::fs::read(&png).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000, "{page}: screenshot of {} bytes", bytes.len());
+    }
+    // The colours came out: the best cells' green on Table 2, the bars' blue on Table 17.
+    assert!(pixels_like(&shots.join("table2.png"), [10, 122, 10]) > 50, "no green best cells in the Table 2 screenshot");
+    assert!(pixels_like(&shots.join("table17.png"), [31, 119, 180]) > 500, "no bars in the Table 17 screenshot");
+    // Keep the screenshots where a person can look at them.
+    let keep = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../results/screenshots");
+    if std::fs::create_dir_all(&keep).is_ok() {
+        for e in std::fs::read_dir(&shots).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), keep.join(e.file_name())).ok();
+        }
+    }
+    eprintln!("rendered 4 pages in {:.1} s; screenshots in {}", start.elapsed().as_secs_f64(), keep.display());
+}
