@@ -2,7 +2,10 @@
 //! written as SVG `<text>` and laid out by the browser, so no font files or system libraries
 //! are needed (plotters' built-in estimate sizes the label areas).
 
+use std::ops::Range;
+
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -77,6 +80,48 @@ fn x_labels(root: &Area, labels: &[String], at: impl Fn(usize) -> (i32, i32)) ->
     Ok(())
 }
 
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A chart whose x axis holds `categories` at 0, 1, 2 … (within `x`) and whose y axis spans
+/// `y`, with its mesh, axis descriptions and category names drawn.
+fn categorical_chart<'a, 'b>(
+    root: &'a Area<'b>,
+    title: &str,
+    categories: &[String],
+    x: Range<f64>,
+    y: Range<f64>,
+    x_desc: &str,
+    y_desc: &str,
+) -> Result<Chart<'a, 'b>, Box<dyn std::error::Error>> {
+    let lo = y.start;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(if x_desc.is_empty() { 36 } else { 44 })
+        .y_label_area_size(64)
+        .build_cartesian_2d(x, y)?;
+    let mut mesh = chart.configure_mesh();
+    mesh.disable_x_mesh().x_labels(0).set_tick_mark_size(LabelAreaPosition::Bottom, 0).y_desc(y_desc).label_style(("sans-serif", 16));
+    if !x_desc.is_empty() {
+        mesh.x_desc(x_desc);
+    }
+    mesh.draw()?;
+    x_labels(root, categories, |i| chart.backend_coord(&(i as f64, lo)))?;
+    Ok(chart)
+}
+
+/// The series' names and colours in a box at `position`.
+fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>, position: SeriesLabelPosition) -> Result<(), Box<dyn std::error::Error>> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 15))
+        .draw()?;
+    Ok(())
+}
+
 /// Grouped bars: one group per category (x), one bar per series; an optional dashed reference
 /// line (e.g. 1.0 for "ratio to LoRA").
 pub fn grouped_bars(title: &str, y_desc: &str, categories: &[String], series: &[Series], reference: Option<f64>) -> String {
@@ -86,22 +131,7 @@ pub fn grouped_bars(title: &str, y_desc: &str, categories: &[String], series: &[
         let values = series.iter().flat_map(|s| s.values.iter().flatten().copied());
         let include: Vec<f64> = [0.0].into_iter().chain(reference).collect();
         let (lo, hi) = value_range(values, &include);
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 21))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(64)
-            .build_cartesian_2d(-0.5f64..n as f64 - 0.5, lo..hi)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(0)
-            .set_tick_mark_size(LabelAreaPosition::Bottom, 0)
-            .y_desc(y_desc)
-            .label_style(("sans-serif", 16))
-            .draw()?;
-        let at = |i: usize| chart.backend_coord(&(i as f64, lo));
-        x_labels(root, categories, at)?;
+        let mut chart = categorical_chart(root, title, categories, -0.5..n as f64 - 0.5, lo..hi, "", y_desc)?;
         let k = series.len().max(1) as f64;
         let bar = 0.8 / k;
         for (si, s) in series.iter().enumerate() {
@@ -120,13 +150,7 @@ pub fn grouped_bars(title: &str, y_desc: &str, categories: &[String], series: &[
             chart.draw_series(std::iter::once(PathElement::new(vec![(-0.5, r), (n as f64 - 0.5, r)], BLACK.stroke_width(1))))?;
         }
         if series.len() > 1 || series.first().is_some_and(|s| !s.name.is_empty()) {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .label_font(("sans-serif", 15))
-                .draw()?;
+            legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         }
         Ok(())
     })
@@ -192,22 +216,7 @@ pub fn lines(title: &str, x_desc: &str, y_desc: &str, categories: &[String], ser
     let n = categories.len().max(1);
     render(((140 + 80 * n as u32).clamp(480, 1100), 360), |root| {
         let (lo, hi) = value_range(series.iter().flat_map(|s| s.values.iter().flatten().copied()), &[]);
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 19))
-            .margin(12)
-            .x_label_area_size(44)
-            .y_label_area_size(64)
-            .build_cartesian_2d(-0.3f64..n as f64 - 0.7, lo..hi)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(0)
-            .set_tick_mark_size(LabelAreaPosition::Bottom, 0)
-            .x_desc(x_desc)
-            .y_desc(y_desc)
-            .label_style(("sans-serif", 16))
-            .draw()?;
-        x_labels(root, categories, |i| chart.backend_coord(&(i as f64, lo)))?;
+        let mut chart = categorical_chart(root, title, categories, -0.3..n as f64 - 0.7, lo..hi, x_desc, y_desc)?;
         for (si, s) in series.iter().enumerate() {
             let c = colour(si);
             let points: Vec<(f64, f64)> =
@@ -218,13 +227,7 @@ pub fn lines(title: &str, x_desc: &str, y_desc: &str, categories: &[String], ser
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], c.stroke_width(2)));
             chart.draw_series(points.into_iter().map(|p| Circle::new(p, 3, c.filled())))?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 15))
-            .draw()?;
+        legend(&mut chart, SeriesLabelPosition::LowerRight)?;
         Ok(())
     })
 }
