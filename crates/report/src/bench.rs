@@ -31,7 +31,7 @@ fn table(records: &[StepRecord], title: &str, value: &dyn Fn(&StepRecord) -> f64
         .enumerate()
         .map(|(i, r)| RunResult {
             model: r.implementation.clone(),
-            dataset: "one training step".into(),
+            dataset: "step".into(),
             method: r.method.clone(),
             seed: i as u64,
             value: Some(value(r)),

@@ -89,12 +89,12 @@ fn cell_html(t: &Table, r: &Row, c: Option<&crate::table::CellStats>, note: &Not
 /// The style every page shares.
 pub const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:1600px}\
     table.results{border-collapse:collapse;margin:1em 0}\
-    td,th{border:1px solid #ccc;padding:4px 8px;text-align:right;vertical-align:top}\
+    td,th{border:1px solid #ccc;padding:4px 8px;text-align:right;vertical-align:top;white-space:nowrap}\
     th{background:#f4f4f4}caption{font-weight:bold;margin:0.5em;text-align:left}\
     td.best{color:#0a7a0a;font-weight:bold}td.second{color:#c0392b;font-weight:bold}td.third{color:#1f5fbf;font-weight:bold}\
     td.metric{color:#555;font-size:85%}td.missing{color:#999}\
     .drop,.ratio{font-size:80%}.paper{font-size:75%;color:#777;font-weight:normal}\
-    .diverged{font-size:75%;color:#b35c00;font-weight:normal;display:inline-block;max-width:16em}\
+    .diverged{font-size:75%;color:#b35c00;font-weight:normal;display:inline-block;max-width:16em;white-space:normal}\
     .note{color:#555;font-size:90%}.suite-mini{border-left:4px solid #e0a000;padding-left:1em}\
     .suite-paper{border-left:4px solid #0a7a0a;padding-left:1em}\
     figure{margin:1em 0}svg{max-width:100%;height:auto}";

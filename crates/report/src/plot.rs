@@ -131,6 +131,8 @@ pub fn grouped_bars(title: &str, y_desc: &str, categories: &[String], series: &[
         let values = series.iter().flat_map(|s| s.values.iter().flatten().copied());
         let include: Vec<f64> = [0.0].into_iter().chain(reference).collect();
         let (lo, hi) = value_range(values, &include);
+        // Headroom for the legend box in the upper right.
+        let hi = hi + (hi - lo) * (0.1 + 0.06 * series.len().min(10) as f64);
         let mut chart = categorical_chart(root, title, categories, -0.5..n as f64 - 0.5, lo..hi, "", y_desc)?;
         let k = series.len().max(1) as f64;
         let bar = 0.8 / k;

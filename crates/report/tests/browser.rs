@@ -76,10 +76,11 @@ fn pages_render_in_headless_chromium_with_tables_and_plots() {
     let scratch = dir.path().join("stdout.txt");
 
     // What each page's rendered DOM must hold.
-    let pages: [(&str, &[&str]); 4] = [
+    let pages: [(&str, &[&str]); 5] = [
         ("index.html", &["<a href=\"table2.html#mini\">Table 2 — mini suite</a>", "18 cells (1 diverged, 1 without a selected epoch)"]),
         ("table2.html", &["<table class=\"results\">", "<td class=\"best\" title=\"3 seed(s)\">81.00 ± 1.00</td>", "⚠ seed 2 diverged at epoch 1"]),
         ("table17.html", &["<table class=\"results\">", "<svg", "G(W) / G(LoRA)"]),
+        ("table15.html", &["<table class=\"results\">", "<svg", "<span class=\"ratio\">(1.100)</span>"]),
         ("ablations.html", &["<table class=\"results\">", "<svg", "learning rate"]),
     ];
     for (page, must) in pages {
@@ -106,5 +107,5 @@ fn pages_render_in_headless_chromium_with_tables_and_plots() {
             std::fs::copy(e.path(), keep.join(e.file_name())).ok();
         }
     }
-    eprintln!("rendered 4 pages in {:.1} s; screenshots in {}", start.elapsed().as_secs_f64(), keep.display());
+    eprintln!("rendered 5 pages in {:.1} s; screenshots in {}", start.elapsed().as_secs_f64(), keep.display());
 }
