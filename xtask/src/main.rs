@@ -9,6 +9,7 @@ mod device;
 mod methods;
 mod models_cmd;
 mod report_cmd;
+mod reproduce;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -40,6 +41,36 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Pretrain the mini suite's models (a tiny ViT and a tiny BERT) into results/models/.
+    Pretrain {
+        /// Which suite (only `mini` has models to pretrain).
+        #[arg(value_parser = ["mini"])]
+        suite: String,
+        /// Pretrain again even if the checkpoints exist.
+        #[arg(long)]
+        force: bool,
+        #[arg(long, value_enum, default_value_t = device::DeviceArg::Cpu)]
+        device: device::DeviceArg,
+        #[arg(long, default_value = "results")]
+        results: std::path::PathBuf,
+    },
+    /// Run the cells behind a paper table (skipping finished ones) and rebuild the report.
+    Reproduce {
+        #[arg(value_enum)]
+        table: reproduce::Table,
+        #[command(flatten)]
+        grid: reproduce::GridArgs,
+    },
+    /// Run an ablation grid (Tables 8–12) and rebuild the report.
+    Ablate {
+        #[arg(value_enum)]
+        which: reproduce::Ablation,
+        #[command(flatten)]
+        grid: reproduce::GridArgs,
+    },
+    /// Run one cell given as JSON and record it (used by --jobs and Slurm array tasks).
+    #[command(hide = true)]
+    Cell(reproduce::CellArgs),
     /// Rebuild every report page (results/index.html, one page per table, CSV/JSON/SVG beside
     /// them) from the stored results, without training.
     Report(report_cmd::ReportArgs),
@@ -58,5 +89,9 @@ fn main() -> Result<()> {
         Command::Datasets { json } => datasets::run(json),
         Command::Bench { which } => bench_layers::run(which),
         Command::Report(args) => report_cmd::run(args),
+        Command::Pretrain { suite: _, force, device, results } => reproduce::pretrain_missing(&results, device, force),
+        Command::Reproduce { table, grid } => reproduce::reproduce(table, grid),
+        Command::Ablate { which, grid } => reproduce::ablate(which, grid),
+        Command::Cell(args) => reproduce::cell(args),
     }
 }

@@ -55,6 +55,8 @@ pub struct CellSpec {
     pub batch_size: Option<usize>,
     pub epochs: Option<usize>,
     pub max_length: Option<usize>,
+    /// Image side (ViT rows of Table 7); the checkpoint's preprocessor decides the actual size.
+    pub image_size: Option<usize>,
     pub rank: Option<usize>,
     pub alpha: Option<f64>,
     pub target_modules: Option<Vec<String>>,
@@ -135,7 +137,7 @@ fn merged(defaults: &CellSpec, cell: &CellSpec) -> CellSpec {
     merge!(
         defaults, cell, model, dataset, methods, seeds, scheduler, warmup_init_lr, warmup_ratio, lr_fft, lr_lora,
         lr_asym, lr_paca, lora_plus_ratio, chain_reset_every_epochs, weight_decay_fft, weight_decay_lora, batch_size,
-        epochs, max_length, rank, alpha, target_modules, grad_clip_global_norm, best_epoch, adam_betas, adam_eps,
+        epochs, max_length, image_size, rank, alpha, target_modules, grad_clip_global_norm, best_epoch, adam_betas, adam_eps,
         optimizer
     )
 }
@@ -153,6 +155,16 @@ impl Experiment {
             exp.ablation_cells(name, &Filter::default())?;
         }
         Ok(exp)
+    }
+
+    /// Every cell runs `methods` instead of its own list (e.g. Table 15 adds the gathered
+    /// variants to the main grid).
+    pub fn set_methods(&mut self, methods: &[&str]) {
+        let m: Vec<String> = methods.iter().map(|s| s.to_string()).collect();
+        self.defaults.methods = Some(m.clone());
+        for c in &mut self.cells {
+            c.methods = Some(m.clone());
+        }
     }
 
     /// The (model, data set) pairs the file defines.

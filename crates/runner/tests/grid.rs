@@ -1,0 +1,96 @@
+//! The experiment files expand to the grids the paper and the mini suite need, with each
+//! method's learning rate taken from its family; malformed files are errors naming the file.
+
+use runner::best::Selection;
+use runner::experiment::{Experiment, Filter, TABLE2_COLUMNS};
+use runner::schedule::ScheduleKind;
+
+fn repo(path: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
+}
+
+#[test]
+fn mini_table2_grid_and_method_families() {
+    let exp = Experiment::load(&repo("experiments/mini/table2.toml"), "mini").unwrap();
+    let cells = exp.cells(&Filter::default()).unwrap();
+    let pairs = exp.pairs();
+    assert!(pairs.len() >= 4, "at least four mini data sets");
+    assert_eq!(cells.len(), pairs.len() * TABLE2_COLUMNS.len() * 3);
+    let find = |m: &str| cells.iter().find(|c| c.method == m && c.dataset == "mini-digits" && c.seed == 1).unwrap();
+    let (fft, lora, cla, paca, plus, cola) = (find("fft"), find("lora"), find("cla"), find("paca"), find("lora-plus"), find("cola"));
+    assert_eq!(fft.hyper.lr, 1e-3);
+    assert_eq!(fft.hyper.weight_decay, 0.01);
+    assert_eq!(lora.hyper.lr, 5e-3);
+    assert_eq!(lora.hyper.weight_decay, 0.0);
+    assert_eq!(cla.hyper.lr, 5e-3);
+    assert_eq!(paca.hyper.lr, lora.hyper.lr, "PaCA takes LoRA's rate");
+    assert_eq!(plus.hyper.lr_ratio_b, Some(16.0));
+    assert_eq!(lora.hyper.lr_ratio_b, None);
+    assert_eq!(cola.hyper.chain_reset_every_epochs, Some(2));
+    assert_eq!(lora.hyper.chain_reset_every_epochs, None, "non-chained methods never reset");
+    assert_eq!((lora.hyper.rank, lora.hyper.alpha), (4, 8.0));
+    assert_eq!(lora.hyper.scheduler, ScheduleKind::Linear);
+    // Distinct cells hash differently; the same cell always hashes the same.
+    let mut hashes: Vec<String> = cells.iter().map(|c| c.hash()).collect();
+    hashes.sort();
+    hashes.dedup();
+    assert_eq!(hashes.len(), cells.len());
+    assert_eq!(find("lora").hash(), Experiment::load(&repo("experiments/mini/table2.toml"), "mini").unwrap().cells(&Filter::default()).unwrap().iter().find(|c| c.method == "lora" && c.dataset == "mini-digits" && c.seed == 1).unwrap().hash());
+
+    // Filters.
+    let f = Filter { methods: vec!["lora".into()], seeds: vec![0], ..Filter::default() };
+    assert_eq!(exp.cells(&f).unwrap().len(), pairs.len());
+}
+
+#[test]
+fn ablation_grids() {
+    let exp = Experiment::load(&repo("experiments/mini/table2.toml"), "mini").unwrap();
+    let lr = exp.ablation_cells("lr", &Filter::default()).unwrap();
+    assert_eq!(lr.len(), 2 * 4 * 5 * 4, "2 cells × 4 methods × 5 rates × 4 ranks × 1 seed");
+    assert!(lr.iter().all(|c| c.hyper.alpha == 2.0 * c.hyper.rank as f64), "α = 2r as the rank moves");
+    let alpha = exp.ablation_cells("alpha", &Filter::default()).unwrap();
+    assert!(alpha.iter().any(|c| c.hyper.alpha == 0.5 * c.hyper.rank as f64));
+    let chain = exp.ablation_cells("chain", &Filter::default()).unwrap();
+    let mut freqs: Vec<usize> = chain.iter().filter_map(|c| c.hyper.chain_reset_every_epochs).collect();
+    freqs.sort();
+    freqs.dedup();
+    assert_eq!(freqs, vec![1, 2, 3, 6]);
+    let err = exp.ablation_cells("nope", &Filter::default()).unwrap_err().to_string();
+    assert!(err.contains("nope") && err.contains("chain"), "{err}");
+}
+
+#[test]
+fn paper_table7_grid() {
+    let exp = Experiment::load(&repo("experiments/paper/table7.toml"), "paper").unwrap();
+    let cells = exp.cells(&Filter::default()).unwrap();
+    assert_eq!(exp.pairs().len(), 24);
+    assert_eq!(cells.len(), 24 * TABLE2_COLUMNS.len() * 3);
+    let c = cells.iter().find(|c| c.model == "roberta-base" && c.dataset == "cola" && c.method == "cla").unwrap();
+    assert_eq!(c.hyper.best_epoch, Selection::HighestValMetric, "CoLA selects on validation MCC");
+    assert_eq!(c.hyper.grad_clip_global_norm, Some(1.0));
+    assert_eq!(c.hyper.lr, 3e-4);
+    assert_eq!(c.hyper.warmup_init_lr, 1e-6);
+    assert_eq!(c.seed, 12);
+}
+
+#[test]
+fn malformed_files_name_the_file_and_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let cell = "[[cell]]\nmodel = \"m\"\ndataset = \"d\"\nlr_fft = 1e-3\nlr_lora = 1e-3\nlr_asym = 1e-3\nbatch_size = 8\nepochs = 1\n";
+    let p = write("typo.toml", &format!("{cell}learning_rate = 3\n"));
+    let e = Experiment::load(&p, "mini").unwrap_err().to_string();
+    assert!(e.contains("typo.toml") && e.contains("learning_rate"), "{e}");
+    let p = write("method.toml", &format!("[defaults]\nmethods = [\"lora\", \"dora\"]\n{cell}"));
+    let e = Experiment::load(&p, "mini").unwrap_err().to_string();
+    assert!(e.contains("method.toml") && e.contains("dora"), "{e}");
+    let p = write("nolr.toml", "[[cell]]\nmodel = \"m\"\ndataset = \"d\"\nbatch_size = 8\nepochs = 1\nlr_fft = 1e-3\n");
+    let e = Experiment::load(&p, "mini").unwrap_err().to_string();
+    assert!(e.contains("lr_lora"), "{e}");
+    let e = Experiment::load(&dir.path().join("absent.toml"), "mini").unwrap_err().to_string();
+    assert!(e.contains("absent.toml"), "{e}");
+}
