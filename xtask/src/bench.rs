@@ -9,17 +9,7 @@ use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use serde::de::DeserializeOwned;
 
-/// Peak resident set size of this process (VmHWM), in bytes.
-pub fn peak_rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .unwrap_or(0)
-}
+pub use runner::train::peak_rss_bytes;
 
 /// Runs `step` 2 warm-up times and then `timed` times, waiting for the device after each so the
 /// time is the step's, not the queue's; returns the median seconds of the timed ones.

@@ -83,9 +83,11 @@ pub struct GridArgs {
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     pub device: DeviceArg,
     /// Cells run in parallel, each in its own process (threads are shared out among them);
-    /// a new one starts only while the memory the finished ones needed still fits.
-    #[arg(long, default_value_t = 1)]
-    pub jobs: usize,
+    /// a new one starts only while the memory the finished ones needed still fits. Default:
+    /// one per core for the mini suite (its models are too small to use many threads), one
+    /// for the paper suite.
+    #[arg(long)]
+    pub jobs: Option<usize>,
     /// Write a Slurm job-array script (one cell per task) instead of running.
     #[arg(long)]
     pub slurm: bool,
@@ -186,7 +188,11 @@ fn run_grid(name: &str, experiment: &str, cells: Vec<Cell>, args: &GridArgs) -> 
         pretrain_missing(&args.results, args.device, false)?;
     }
     let started = Instant::now();
-    let failures = if args.jobs <= 1 { run_here(&todo, &ledger, args)? } else { run_children(&todo, &ledger, experiment, args)? };
+    let jobs = args.jobs.unwrap_or(match args.suite {
+        Suite::Mini => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        Suite::Paper => 1,
+    });
+    let failures = if jobs <= 1 { run_here(&todo, &ledger, args)? } else { run_children(&todo, &ledger, experiment, jobs, args)? };
     println!("{name}: {} cells run in {:.1} s", todo.len() - failures.len(), started.elapsed().as_secs_f64());
     report_site(&args.results)?;
     if !failures.is_empty() {
@@ -322,10 +328,10 @@ fn summary(r: &CellResult) -> String {
     )
 }
 
-fn run_children(todo: &[Cell], ledger: &Ledger, experiment: &str, args: &GridArgs) -> Result<Vec<(String, String)>> {
+fn run_children(todo: &[Cell], ledger: &Ledger, experiment: &str, jobs: usize, args: &GridArgs) -> Result<Vec<(String, String)>> {
     let exe = std::env::current_exe()?;
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let threads = (cores / args.jobs).max(1);
+    let threads = (cores / jobs).max(1);
     let bar = ProgressBar::new(todo.len() as u64).with_style(bar_style());
     let mut queue: VecDeque<&Cell> = todo.iter().collect();
     let mut running: Vec<(Child, &Cell)> = Vec::new();
@@ -334,7 +340,7 @@ fn run_children(todo: &[Cell], ledger: &Ledger, experiment: &str, args: &GridArg
     // (running + 1) × that fits into the memory available now.
     let mut peak_by_model: BTreeMap<String, u64> = BTreeMap::new();
     loop {
-        while running.len() < args.jobs
+        while running.len() < jobs
             && let Some(cell) = queue.front()
         {
             let need = peak_by_model.get(&cell.model).copied().unwrap_or(0);
