@@ -12,7 +12,7 @@ use clap::Args;
 use models::Weights;
 use models::bert::{BertConfig, BertForSequenceClassification};
 use peft_core::{AdamW, AdamWConfig, AdapterConfig, ParamGroupKind, ParamGroups, Rng, TABLE2_METHODS, TargetModules};
-use serde::{Deserialize, Serialize};
+use report::bench::StepRecord;
 
 use crate::bench::{median_step_seconds, methods_or, peak_rss_bytes, run_child, write_json};
 use crate::device::DeviceArg;
@@ -38,18 +38,6 @@ pub struct StepArgs {
     pub device: DeviceArg,
     #[arg(long, default_value = "results/bench/step.json")]
     pub out: PathBuf,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct StepResult {
-    #[serde(rename = "impl")]
-    pub implementation: String,
-    pub method: String,
-    pub seconds_per_step: f64,
-    pub samples_per_s: f64,
-    pub peak_rss_bytes: u64,
-    pub trainable_params: usize,
-    pub head_params: usize,
 }
 
 impl StepArgs {
@@ -79,7 +67,7 @@ fn roberta_base(layers: usize) -> BertConfig {
     .expect("a valid RoBERTa config")
 }
 
-pub fn run_one(args: &StepArgs, method: &str) -> Result<StepResult> {
+pub fn run_one(args: &StepArgs, method: &str) -> Result<StepRecord> {
     let device = args.device.device()?.autodiff();
     let cfg = roberta_base(args.layers);
     let mut model = BertForSequenceClassification::load(&Weights::random_init(0, 0.02), &cfg, 2, &device)?;
@@ -109,14 +97,14 @@ pub fn run_one(args: &StepArgs, method: &str) -> Result<StepResult> {
         model = Some(opt.step(1e-4, m, grads)?.0);
         Ok(())
     })?;
-    Ok(StepResult {
+    Ok(StepRecord {
         implementation: "burn".into(),
         method: method.into(),
         seconds_per_step: median,
         samples_per_s: b as f64 / median,
         peak_rss_bytes: peak_rss_bytes(),
         trainable_params: trainable,
-        head_params: head,
+        head_params: Some(head),
     })
 }
 
@@ -128,7 +116,7 @@ pub fn run_all(args: StepArgs) -> Result<()> {
         args.layers, args.batch, args.seq, args.rank, args.steps
     );
     let bar = indicatif::ProgressBar::new(methods.len() as u64);
-    let mut results: Vec<StepResult> = Vec::new();
+    let mut results: Vec<StepRecord> = Vec::new();
     for m in &methods {
         bar.set_message(m.clone());
         results.push(run_child(&args.child_args(m), m)?);
@@ -163,8 +151,8 @@ pub fn compare(args: StepArgs, rounds: usize, python: Option<PathBuf>) -> Result
         bail!("{} not found: run `cargo xtask bench compare` from the repository root", script.display());
     }
     let python = python.unwrap_or_else(|| PathBuf::from("python3"));
-    let burn_one = |m: &str| -> Result<StepResult> { run_child(&args.child_args(m), m) };
-    let torch_one = |m: &str| -> Result<StepResult> {
+    let burn_one = |m: &str| -> Result<StepRecord> { run_child(&args.child_args(m), m) };
+    let torch_one = |m: &str| -> Result<StepRecord> {
         let out = Command::new(&python)
             .arg(&script)
             .args(["--method", m, "--steps", &args.steps.to_string(), "--layers", &args.layers.to_string()])
@@ -190,7 +178,7 @@ pub fn compare(args: StepArgs, rounds: usize, python: Option<PathBuf>) -> Result
         eprintln!("burn: {m}");
         results.push(burn_one(m)?);
     }
-    let median = |imp: &str, m: &str, f: &dyn Fn(&StepResult) -> f64| {
+    let median = |imp: &str, m: &str, f: &dyn Fn(&StepRecord) -> f64| {
         let mut v: Vec<f64> = results.iter().filter(|r| r.implementation == imp && r.method == m).map(f).collect();
         v.sort_by(|a, b| a.partial_cmp(b).unwrap());
         v.get(v.len() / 2).copied().unwrap_or(f64::NAN)

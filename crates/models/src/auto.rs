@@ -43,17 +43,14 @@ pub enum TaskHead {
 /// Loads the checkpoint's model on `device` as its `config.json` declares it. Tensors the model
 /// does not use (other than known buffers) and missing tensors are errors listing the keys.
 pub fn load(ckpt: &Checkpoint, device: &Device) -> Result<AnyModel, ModelError> {
-    load_with_head(ckpt, TaskHead::AsDeclared, 0, device)
+    load_for_finetuning(ckpt, TaskHead::AsDeclared, 0, device)
 }
 
 /// Loads a checkpoint for fine-tuning: with [`TaskHead::Classifier`] the backbone gets a new
 /// head of `n` outputs drawn from `seed` (N(0, 0.02²) as transformers), whatever head the
 /// checkpoint had; pretraining heads (masked-LM, LM, pooler of RoBERTa) are dropped.
+/// [`TaskHead::AsDeclared`] loads the checkpoint as it is (what [`load`] does).
 pub fn load_for_finetuning(ckpt: &Checkpoint, head: TaskHead, seed: u64, device: &Device) -> Result<AnyModel, ModelError> {
-    load_with_head(ckpt, head, seed, device)
-}
-
-fn load_with_head(ckpt: &Checkpoint, head: TaskHead, seed: u64, device: &Device) -> Result<AnyModel, ModelError> {
     let (path, json) = ckpt.config_json()?;
     let model_type = json.get("model_type").and_then(|v| v.as_str()).unwrap_or("").to_string();
     let arch = json

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Tensor;
 use peft_core::AdaptedLinear;
-use safetensors::{Dtype, tensor::TensorView};
+use peft_core::safetensors_io::{shape_and_values, write_f32};
 
 use crate::ModelError;
 use crate::layers::{Embedding, LayerNorm};
@@ -20,14 +20,9 @@ pub struct HfTensors {
     pub tensors: Vec<(String, Vec<usize>, Vec<f32>)>,
 }
 
-fn values<const D: usize>(t: Tensor<D>) -> (Vec<usize>, Vec<f32>) {
-    let dims = t.dims().to_vec();
-    (dims, t.into_data().convert::<f32>().try_to_vec().expect("f32 data"))
-}
-
 impl HfTensors {
     pub fn push<const D: usize>(&mut self, key: impl Into<String>, t: Tensor<D>) {
-        let (dims, v) = values(t);
+        let (dims, v) = shape_and_values(t);
         self.tensors.push((key.into(), dims, v));
     }
 
@@ -63,19 +58,9 @@ impl HfTensors {
 pub fn save_checkpoint(dir: &Path, config: &serde_json::Value, tensors: &HfTensors) -> Result<PathBuf, ModelError> {
     let err = |path: &Path, e: String| ModelError::Weights { path: path.to_path_buf(), message: e };
     std::fs::create_dir_all(dir).map_err(|e| err(dir, e.to_string()))?;
-    let bytes: Vec<Vec<u8>> =
-        tensors.tensors.iter().map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect()).collect();
-    let views: Vec<(String, TensorView<'_>)> = tensors
-        .tensors
-        .iter()
-        .zip(&bytes)
-        .map(|((k, dims, _), b)| (k.clone(), TensorView::new(Dtype::F32, dims.clone(), b).expect("consistent view")))
-        .collect();
     let weights = dir.join("model.safetensors");
-    let tmp = dir.join(".model.safetensors.tmp");
     let meta = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
-    safetensors::serialize_to_file(views, Some(meta), &tmp).map_err(|e| err(&tmp, e.to_string()))?;
-    std::fs::rename(&tmp, &weights).map_err(|e| err(&weights, e.to_string()))?;
+    write_f32(&weights, &tensors.tensors, meta)?;
     let cfg = dir.join("config.json");
     let tmp = dir.join(".config.json.tmp");
     std::fs::write(&tmp, serde_json::to_string_pretty(config).expect("JSON")).map_err(|e| err(&tmp, e.to_string()))?;

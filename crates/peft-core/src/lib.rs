@@ -19,7 +19,7 @@ pub mod layer;
 mod method;
 mod optim;
 mod rng;
-mod safetensors_io;
+pub mod safetensors_io;
 mod selector;
 mod state_file;
 mod targets;

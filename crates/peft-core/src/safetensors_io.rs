@@ -1,5 +1,6 @@
 //! Reading and writing f32 tensors in safetensors files, shared by the adapter state
-//! (`state_file`) and the optimizer state (`optim`).
+//! (`state_file`), the optimizer state (`optim`), trainable parameters (`trainable_io`) and
+//! the models crate's checkpoint export.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -14,14 +15,14 @@ pub(crate) fn file_err(path: &Path, message: impl Into<String>) -> PeftError {
 }
 
 /// A tensor's shape and its values in logical (row-major) order.
-pub(crate) fn shape_and_values<const D: usize>(t: Tensor<D>) -> (Vec<usize>, Vec<f32>) {
+pub fn shape_and_values<const D: usize>(t: Tensor<D>) -> (Vec<usize>, Vec<f32>) {
     let dims = t.dims().to_vec();
     (dims, t.into_data().convert::<f32>().try_to_vec().expect("f32 data"))
 }
 
 /// Writes named f32 tensors and string metadata to `path`, atomically (a temporary file in the
 /// same directory, then a rename).
-pub(crate) fn write_f32(
+pub fn write_f32(
     path: &Path,
     tensors: &[(String, Vec<usize>, Vec<f32>)],
     meta: HashMap<String, String>,

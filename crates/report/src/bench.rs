@@ -2,13 +2,13 @@
 //! step|compare`): seconds per step and peak memory per method, as ratios to our LoRA and to
 //! PyTorch + HF PEFT's LoRA (Table 15's form).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::pages::{bars, method_order, paper_name};
 use crate::table::{Format, RunResult, Table, build_table};
 
-/// One measurement of `results/bench/step.json`.
-#[derive(Clone, Debug, Deserialize)]
+/// One measurement of `results/bench/step.json` (written by xtask's step benchmark, read here).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StepRecord {
     /// `burn` or `pytorch-peft`.
     #[serde(rename = "impl")]
@@ -18,7 +18,7 @@ pub struct StepRecord {
     pub samples_per_s: f64,
     pub peak_rss_bytes: u64,
     pub trainable_params: usize,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_params: Option<usize>,
 }
 

@@ -65,7 +65,7 @@ impl RunOptions {
 
 /// The checkpoint of model `name`: a mini model pretrained by this harness (under
 /// `<results>/models/`), a paper preset (through the hub cache), or a local directory.
-pub fn checkpoint_for(name: &str, results_dir: &Path) -> Result<Checkpoint, RunError> {
+pub fn checkpoint_for(name: &str, results_dir: &Path, hub: &hub::Hub) -> Result<Checkpoint, RunError> {
     if name.starts_with("mini-") {
         let dir = results_dir.join("models").join(name);
         if !dir.join("config.json").is_file() {
@@ -77,8 +77,7 @@ pub fn checkpoint_for(name: &str, results_dir: &Path) -> Result<Checkpoint, RunE
         return Ok(Checkpoint::Dir(dir));
     }
     if let Some(p) = models::presets::preset(name) {
-        let hub = hub::Hub::from_env();
-        return Ok(Checkpoint::hub(hub, p.hub_id, p.revision));
+        return Ok(Checkpoint::hub(hub.clone(), p.hub_id, p.revision));
     }
     let dir = PathBuf::from(name);
     if dir.join("config.json").is_file() {
@@ -105,8 +104,8 @@ pub fn peak_rss_bytes() -> u64 {
 pub fn run_cell(cell: &Cell, opts: &RunOptions) -> Result<CellResult, RunError> {
     let start = Instant::now();
     let info = datasets::info(&cell.dataset)?;
-    let ckpt = checkpoint_for(&cell.model, &opts.results_dir)?;
     let hub = hub::Hub::from_env();
+    let ckpt = checkpoint_for(&cell.model, &opts.results_dir, &hub)?;
     let splits = datasets::load(&cell.dataset, &hub)?;
     let data = EncodedData::encode(info, splits, &ckpt, cell.hyper.max_length)?;
     let head = TaskHead::Classifier(head_outputs(&info.task)?);
