@@ -1,12 +1,15 @@
 //! DeBERTa v2 / v3 (`model_type` `deberta-v2`): a BERT-like encoder whose attention adds
 //! disentangled relative-position terms (content→position `c2p` and position→content `p2c`)
-//! computed from a shared table of relative-position embeddings, and the sequence-classification
-//! head transformers puts on it (`ContextPooler` = dense + activation on the first token, then
+//! computed from a shared table of relative-position embeddings, deberta-v2-xlarge/xxlarge's
+//! convolution after the first layer (`ConvLayer`), and the sequence-classification head
+//! transformers puts on it (`ContextPooler` = dense + activation on the first token, then
 //! `classifier`).
 //!
 //! Semantics follow transformers' `modeling_deberta_v2.py` (eager attention).
 
-use burn::module::Module;
+use burn::module::{Module, Param};
+use burn::tensor::module::conv1d;
+use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData, activation};
 use peft_core::AdaptedLinear;
 use serde::{Deserialize, Deserializer};
@@ -59,15 +62,26 @@ pub struct DebertaV2Config {
     pub pooler_hidden_size: Option<usize>,
     #[serde(default = "default_act")]
     pub pooler_hidden_act: String,
-    /// deberta-v2-xlarge/xxlarge's convolution after the first layer (not implemented).
+    /// > 0: deberta-v2-xlarge/xxlarge's convolution after the first layer ([`DebertaV2Conv`]).
     #[serde(default)]
     pub conv_kernel_size: usize,
+    /// The convolution's activation (transformers' default `tanh`).
+    #[serde(default = "default_conv_act")]
+    pub conv_act: String,
+    #[serde(default = "default_one")]
+    pub conv_groups: usize,
     #[serde(default)]
     pub pad_token_id: Option<usize>,
 }
 
 fn default_act() -> String {
     "gelu".into()
+}
+fn default_conv_act() -> String {
+    "tanh".into()
+}
+fn default_one() -> usize {
+    1
 }
 fn default_max_pos() -> usize {
     512
@@ -150,12 +164,68 @@ pub struct DebertaV2Layer {
     pub output_norm: LayerNorm,
 }
 
+/// transformers' `ConvLayer` (`encoder.conv`), applied once, to the output of the first layer:
+/// a 1-D convolution over the sequence of the *embedding output* (zero at padded positions;
+/// same length: zero padding of (kernel − 1)/2 on both ends), through `conv_act`, added to the
+/// first layer's output and layer-normed, then zeroed at padded positions. (transformers also
+/// zeroes the convolution's padded positions before the activation; every later step is per
+/// position and ends zeroed, so that changes nothing and is left out.)
+#[derive(Module, Debug)]
+pub struct DebertaV2Conv {
+    /// `encoder.conv.conv.weight` [hidden, hidden / groups, kernel]: PyTorch's `Conv1d` layout,
+    /// which is also burn's.
+    pub weight: Param<Tensor<3>>,
+    /// `encoder.conv.conv.bias` [hidden].
+    pub bias: Param<Tensor<1>>,
+    /// `encoder.conv.LayerNorm`.
+    pub norm: LayerNorm,
+    #[module(skip)]
+    pub groups: usize,
+    #[module(skip)]
+    pub act: Act,
+}
+
+impl DebertaV2Conv {
+    fn load(w: &Weights, prefix: &str, cfg: &DebertaV2Config, path: &std::path::Path, device: &Device) -> Result<Self, ModelError> {
+        let (h, k, g) = (cfg.hidden_size, cfg.conv_kernel_size, cfg.conv_groups);
+        // PyTorch pads (k − 1)/2 on each side: an even kernel would shorten the sequence, which
+        // transformers' ConvLayer cannot handle either.
+        if k.is_multiple_of(2) {
+            return Err(config_err(path, format!("deberta-v2: conv_kernel_size {k} is even (the convolution keeps the length only for odd sizes)")));
+        }
+        if g == 0 || !h.is_multiple_of(g) {
+            return Err(config_err(path, format!("deberta-v2: conv_groups {g} does not divide hidden_size {h}")));
+        }
+        let act = Act::parse(&cfg.conv_act)
+            .ok_or_else(|| config_err(path, format!("deberta-v2: unsupported conv_act `{}`", cfg.conv_act)))?;
+        Ok(Self {
+            weight: Param::from_tensor(w.tensor(&format!("{prefix}.conv.weight"), [h, h / g, k], device)?),
+            bias: Param::from_tensor(w.tensor(&format!("{prefix}.conv.bias"), [h], device)?),
+            norm: LayerNorm::load(w, &format!("{prefix}.LayerNorm"), h, cfg.layer_norm_eps, device)?,
+            groups: g,
+            act,
+        })
+    }
+
+    /// embedded: the embedding output, residual: the first layer's output, both
+    /// [batch, seq, hidden]; keep: the attention mask as floats [batch, seq, 1].
+    pub fn forward(&self, embedded: Tensor<3>, residual: Tensor<3>, keep: Tensor<3>) -> Tensor<3> {
+        let k = self.weight.dims()[2];
+        let options = ConvOptions::new([1], [(k - 1) / 2], [1], self.groups);
+        // [batch, seq, hidden] → channels first for the convolution, and back.
+        let out = conv1d(embedded.swap_dims(1, 2), self.weight.val(), Some(self.bias.val()), options).swap_dims(1, 2);
+        self.norm.forward(residual + self.act.forward(out)) * keep
+    }
+}
+
 /// The encoder: embeddings, layers and the relative-position table (no pooler: it belongs to
 /// the head).
 #[derive(Module, Debug)]
 pub struct DebertaV2Model {
     pub embeddings: DebertaV2Embeddings,
     pub layers: Vec<DebertaV2Layer>,
+    /// `encoder.conv`, with `conv_kernel_size` > 0.
+    pub conv: Option<DebertaV2Conv>,
     /// `encoder.rel_embeddings` [2·span, hidden], with `relative_attention`.
     pub rel_embeddings: Option<Embedding>,
     /// `encoder.LayerNorm`, applied to the relative embeddings when `norm_rel_ebd` says so.
@@ -223,9 +293,6 @@ fn relative_index(cfg: &DebertaV2Config, seq: usize, device: &Device) -> Tensor<
 
 impl DebertaV2Model {
     pub fn load(w: &Weights, cfg: &DebertaV2Config, path: &std::path::Path, device: &Device) -> Result<Self, ModelError> {
-        if cfg.conv_kernel_size > 0 {
-            return Err(config_err(path, "deberta-v2: the convolution layer (`conv_kernel_size` > 0, deberta-v2-xlarge/xxlarge) is not supported yet"));
-        }
         for t in &cfg.pos_att_type {
             if t != "c2p" && t != "p2c" {
                 return Err(config_err(path, format!("deberta-v2: unknown pos_att_type `{t}` (expected c2p, p2c)")));
@@ -289,7 +356,8 @@ impl DebertaV2Model {
         } else {
             None
         };
-        Ok(Self { embeddings, layers, rel_embeddings, rel_norm, config: cfg.clone() })
+        let conv = if cfg.conv_kernel_size > 0 { Some(DebertaV2Conv::load(w, &format!("{p}encoder.conv"), cfg, path, device)?) } else { None };
+        Ok(Self { embeddings, layers, conv, rel_embeddings, rel_norm, config: cfg.clone() })
     }
 
     /// ids, mask [batch, seq] → hidden states [batch, seq, hidden] (`last_hidden_state`).
@@ -311,7 +379,9 @@ impl DebertaV2Model {
         }
         // DeBERTa zeroes the embeddings of padding positions (after the norm).
         let keep = mask.clone().float().reshape([b, s, 1]);
-        let mut x = e.norm.forward(x) * keep;
+        let mut x = e.norm.forward(x) * keep.clone();
+        // The convolution reads the embedding output.
+        let mut embedded = self.conv.as_ref().map(|_| x.clone());
 
         // The attention mask is mask[i]·mask[j]: padded *queries* are masked on every key too,
         // so their rows softmax over all-minimum scores (uniform), as in transformers.
@@ -330,11 +400,16 @@ impl DebertaV2Model {
         let index = rel.as_ref().map(|_| relative_index(cfg, s, &device));
 
         let act = Act::parse(&cfg.hidden_act).unwrap_or(Act::Gelu);
-        for l in &self.layers {
+        for (i, l) in self.layers.iter().enumerate() {
             let a = self.attention(l, x.clone(), rel.clone(), index.clone(), masked.clone());
             x = l.attention_norm.forward(l.attention_output.forward(a) + x);
             let f = l.output.forward(act.forward(l.intermediate.forward(x.clone())));
             x = l.output_norm.forward(f + x);
+            if i == 0
+                && let (Some(conv), Some(embedded)) = (&self.conv, embedded.take())
+            {
+                x = conv.forward(embedded, x, keep.clone());
+            }
         }
         x
     }
@@ -461,6 +536,8 @@ mod tests {
         none["pos_att_type"] = serde_json::Value::Null;
         let c: DebertaV2Config = serde_json::from_value(none).unwrap();
         assert!(c.pos_att_type.is_empty() && c.position_biased_input && c.type_vocab_size == 0);
+        // No convolution unless asked; when asked, transformers' ConvLayer defaults.
+        assert_eq!((c.conv_kernel_size, c.conv_act.as_str(), c.conv_groups), (0, "tanh", 1));
     }
 
     #[test]

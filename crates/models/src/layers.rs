@@ -151,6 +151,7 @@ pub enum Act {
     GeluTanh,
     Relu,
     Silu,
+    Tanh,
 }
 
 impl Act {
@@ -160,6 +161,7 @@ impl Act {
             "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Act::GeluTanh,
             "relu" => Act::Relu,
             "silu" | "swish" => Act::Silu,
+            "tanh" => Act::Tanh,
             _ => return None,
         })
     }
@@ -175,6 +177,7 @@ impl Act {
             }
             Act::Relu => activation::relu(x),
             Act::Silu => activation::silu(x),
+            Act::Tanh => x.tanh(),
         }
     }
 }

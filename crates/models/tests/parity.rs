@@ -91,6 +91,27 @@ fn deberta_v3_matches_transformers() {
     text_parity("deberta-v2");
 }
 
+/// DeBERTa-v2-xlarge/xxlarge layout: the convolution after the first layer (kernel 3, gelu,
+/// 2 groups) over padded rows, `pos_att_type` as the hub's pipe string, and an spm.model
+/// without a precompiled normaliser.
+#[test]
+fn deberta_v2_conv_matches_transformers() {
+    let cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("deberta-v2-conv/config.json")).unwrap()).unwrap();
+    assert_eq!((cfg["conv_kernel_size"].as_u64(), cfg["pos_att_type"].as_str()), (Some(3), Some("p2c|c2p")));
+    text_parity("deberta-v2-conv");
+
+    // An even kernel would shorten the sequence (PyTorch pads (k − 1)/2 per side): refused.
+    let dir = std::env::temp_dir().join(format!("models-deberta-even-conv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut even = cfg;
+    even["conv_kernel_size"] = serde_json::json!(2);
+    std::fs::write(dir.join("config.json"), even.to_string()).unwrap();
+    std::fs::copy(fixtures().join("deberta-v2-conv/model.safetensors"), dir.join("model.safetensors")).unwrap();
+    let err = load(&Checkpoint::Dir(dir.clone()), &Device::flex()).unwrap_err().to_string();
+    assert!(err.contains("conv_kernel_size 2 is even"), "{err}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
 #[test]
 fn deberta_v3_spm_tokenizer_adds_mask_and_pairs() {
     // A local directory (a hub cache of the same fixture would race with the parity test's).
