@@ -109,6 +109,7 @@ pub fn registry() -> Vec<&'static DatasetInfo> {
         &mini::text::ACCEPTABILITY_INFO,
         &mini::text::QUESTION_TYPE_INFO,
         &mini::text::SIMILARITY_INFO,
+        &mini::text::SENTIMENT_INFO,
         &mini::corpus::INFO,
     ]
 }
@@ -145,6 +146,7 @@ pub fn load(name: &str, hub: &hub::Hub) -> Result<Splits<Example>> {
         "mini-acceptability" => mini::text::acceptability(),
         "mini-question-type" => mini::text::question_type(),
         "mini-similarity" => mini::text::similarity(),
+        "mini-sentiment" => mini::text::sentiment(),
         "mini-corpus" => mini::corpus::load(),
         _ => unreachable!("registered but not dispatched: {name}"),
     };

@@ -58,11 +58,19 @@ const PINNED: &[(&str, [&str; 3])] = &[
         ],
     ),
     (
+        "mini-sentiment",
+        [
+            "29aa140e18ee2c21d5485a6f32ee8d082bdb7f41110cae1acc4516ffafffa5c2",
+            "dc81ba64bb635576038af5b693f1283e6241fbebbf899c0ef953a9dca0a1db28",
+            "b91ed84061b10557424aff085c0922baf224d36f9639d430775a486c36f3f62f",
+        ],
+    ),
+    (
         "mini-corpus",
         [
-            "246f4dd7296e96904df66fdcbeb7ed3dfd09159cb916416b1bf837f0883baafc",
-            "c27f15ee016e66bf14cb71383b0e0a5f303dbdce357866af5889ea6a0d5f7552",
-            "fe7d56b65f9ceb62dfa05db88a2807e21b592008d8f489062bd5ea1511d8222e",
+            "8a55c848bd23bb033d9dc25f1beed91f495afc7dd5d00d3844f14af55b90cadb",
+            "e4f7c8cf81fed553f0aa372c236ce2ff9eaee1d75b2cc08a41cdadd251adc13d",
+            "20ca06fdf96406f18a03cf275e54753f605abdecba1631c68b23fe0a8ca91a9f",
         ],
     ),
 ];
@@ -102,7 +110,7 @@ fn mini_labels_are_balanced_and_inputs_unique() {
     let counts = label_counts(&load("mini-digits"));
     assert_eq!(counts.len(), 10);
     assert!(counts.values().all(|&c| (174..=183).contains(&c)), "{counts:?}");
-    for name in ["mini-paraphrase", "mini-acceptability"] {
+    for name in ["mini-paraphrase", "mini-acceptability", "mini-sentiment"] {
         assert_eq!(label_counts(&load(name)).into_values().collect::<Vec<_>>(), vec![1_250, 1_250], "{name}");
     }
     assert_eq!(label_counts(&load("mini-question-type")).into_values().collect::<Vec<_>>(), vec![250; 14]);
@@ -113,7 +121,7 @@ fn mini_labels_are_balanced_and_inputs_unique() {
     }
     assert_eq!(scores.keys().copied().collect::<Vec<_>>(), vec![0, 1, 2, 3, 4, 5]);
     assert!(scores.values().all(|&c| (330..=510).contains(&c)), "{scores:?}");
-    for name in ["mini-paraphrase", "mini-acceptability", "mini-question-type", "mini-similarity"] {
+    for name in ["mini-paraphrase", "mini-acceptability", "mini-question-type", "mini-similarity", "mini-sentiment"] {
         let s = load(name);
         let all: Vec<_> = s.train.iter().chain(&s.validation).chain(&s.test).map(|e| format!("{:?}", e.input)).collect();
         assert_eq!(all.iter().collect::<HashSet<_>>().len(), all.len(), "{name}: inputs repeat across splits");
@@ -157,6 +165,29 @@ fn mini_labels_are_functions_of_the_text() {
         let shared = na.iter().filter(|w| nb.contains(w)).count();
         assert!(shared >= e.score().unwrap() as usize, "{a} | {b} | {:?}", e.label);
     }
+    // Sentiment: an independent reading of the five constructions — the deciding clause
+    // (after `but`, before `, although`), its polarity word or verb, flipped by a negation.
+    let has = |clause: &str, words: &[&str]| clause.split(' ').any(|w| words.contains(&w));
+    let liking: Vec<&str> = mini::lexicon::LIKING.iter().flat_map(|&(b, p)| [b, p]).collect();
+    let disliking: Vec<&str> = mini::lexicon::DISLIKING.iter().flat_map(|&(b, p)| [b, p]).collect();
+    let sentiment = load("mini-sentiment");
+    for e in sentiment.train.iter().chain(&sentiment.test) {
+        let Input::Text(t) = &e.input else { panic!() };
+        let clause = match (t.split_once(" but "), t.split_once(" , although ")) {
+            (Some((_, second)), _) => second,
+            (_, Some((first, _))) => first,
+            _ => t.as_str(),
+        };
+        let positive = if has(clause, &liking) {
+            true
+        } else if has(clause, &disliking) {
+            false
+        } else {
+            assert_ne!(has(clause, mini::lexicon::POSITIVE), has(clause, mini::lexicon::NEGATIVE), "{t}");
+            has(clause, mini::lexicon::POSITIVE)
+        };
+        assert_eq!(positive != has(clause, &["not"]), e.class() == Some(1), "{t}");
+    }
     // Question type: the same question text never carries two classes.
     let mut seen = BTreeMap::new();
     for e in load("mini-question-type").train {
@@ -166,7 +197,7 @@ fn mini_labels_are_functions_of_the_text() {
     }
 }
 
-const PINNED_TOKENIZER_JSON_SHA256: &str = "42cd236d8bd875bc2ffad5c139c353a39e838f53967e1f718deae2f86d39f973";
+const PINNED_TOKENIZER_JSON_SHA256: &str = "2779ec19c4b35f7581f0eff874c22f836fedc277668136b8f3a3463ed6a23753";
 
 #[test]
 fn mini_tokenizer_round_trips_and_encodes_known_ids() {
@@ -199,7 +230,7 @@ fn mini_tokenizer_round_trips_and_encodes_known_ids() {
     assert_eq!(id(first), 7);
     assert_eq!(tok.decode(&enc.get_ids()[1..9], true).unwrap(), "the big cat chases the red ball .");
     // No mini text ever hits [UNK].
-    for name in ["mini-paraphrase", "mini-acceptability", "mini-question-type", "mini-similarity"] {
+    for name in ["mini-paraphrase", "mini-acceptability", "mini-question-type", "mini-similarity", "mini-sentiment"] {
         for e in load(name).test {
             let ids = match &e.input {
                 Input::Text(t) => tok.encode(t.as_str(), false).unwrap().get_ids().to_vec(),

@@ -144,8 +144,17 @@ impl BertModel {
     /// ids, mask [batch, seq] → hidden states [batch, seq, hidden] (the output transformers
     /// calls `last_hidden_state`).
     pub fn forward(&self, ids: Tensor<2, Int>, mask: Tensor<2, Int>) -> Tensor<3> {
-        let pos = self.position_ids(&ids);
         let types = ids.zeros_like();
+        self.forward_with_types(ids, types, mask)
+    }
+
+    /// As [`Self::forward`], with the segment ids transformers calls `token_type_ids` (0 for the
+    /// first sentence of a pair, 1 for the second; RoBERTa has one type and takes zeros).
+    pub fn forward_with_types(&self, ids: Tensor<2, Int>, types: Tensor<2, Int>, mask: Tensor<2, Int>) -> Tensor<3> {
+        // A tokenizer may number segments past the model's type vocabulary (RoBERTa has one
+        // type): such ids fall back to the last type, as they index nothing else.
+        let types = types.clamp_max(self.config.type_vocab_size.saturating_sub(1) as i64);
+        let pos = self.position_ids(&ids);
         let e = &self.embeddings;
         let x = e.word.forward(ids) + e.position.forward(pos) + e.token_type.forward(types);
         let mut x = e.norm.forward(x);
@@ -219,6 +228,11 @@ impl BertForSequenceClassification {
     pub fn forward(&self, ids: Tensor<2, Int>, mask: Tensor<2, Int>) -> Tensor<2> {
         let hidden = self.encoder.forward(ids, mask);
         self.head(hidden)
+    }
+
+    /// As [`Self::forward`], with `token_type_ids`.
+    pub fn forward_with_types(&self, ids: Tensor<2, Int>, types: Tensor<2, Int>, mask: Tensor<2, Int>) -> Tensor<2> {
+        self.head(self.encoder.forward_with_types(ids, types, mask))
     }
 
     pub fn head(&self, hidden: Tensor<3>) -> Tensor<2> {

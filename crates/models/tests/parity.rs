@@ -78,6 +78,22 @@ fn bert_matches_transformers() {
     text_parity("bert");
 }
 
+/// A sentence pair with `token_type_ids` (segment 1 for the second sentence) gives
+/// transformers' logits; without the types it would not (the segment embeddings differ).
+#[test]
+fn bert_token_type_ids_match_transformers() {
+    let device = Device::flex();
+    let (ckpt, cache) = checkpoint("bert");
+    let r = Reference::open_file("bert", "token_types.safetensors");
+    let (ids, types, mask) = (r.ints("input_ids", &device), r.ints("token_type_ids", &device), r.ints("attention_mask", &device));
+    let AnyModel::BertClassifier(m) = load(&ckpt, &device).unwrap() else { panic!("bert fixture: expected a classifier") };
+    assert_close("bert pair logits", values(m.forward_with_types(ids.clone(), types, mask.clone())), r.f32("logits"), 1e-4);
+    let untyped = values(m.forward(ids, mask)).0;
+    let gap = untyped.iter().zip(&r.f32("logits").0).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(gap > 1e-3, "segment ids made no difference ({gap})");
+    std::fs::remove_dir_all(cache).ok();
+}
+
 #[test]
 fn roberta_matches_transformers() {
     text_parity("roberta");

@@ -102,6 +102,8 @@ impl EncodedData {
                 let mask: Vec<i64> = t.attention_mask.iter().map(|&v| i64::from(v)).collect();
                 let ids = Tensor::from_data(TensorData::new(ids, [b, t.seq_len]), device);
                 let mask = Tensor::from_data(TensorData::new(mask, [b, t.seq_len]), device);
+                let types: Vec<i64> = t.token_type_ids.iter().map(|&v| i64::from(v)).collect();
+                let types = Tensor::from_data(TensorData::new(types, [b, t.seq_len]), device);
                 let targets = match &rows[0].target {
                     Target::Score(_) => {
                         let s: Vec<f32> = rows.iter().map(|r| if let Target::Score(s) = r.target { s } else { f32::NAN }).collect();
@@ -113,7 +115,7 @@ impl EncodedData {
                         Targets::Classes(Tensor::from_data(TensorData::new(ci, [b, 1]), device), c)
                     }
                 };
-                (Inputs::Text { ids, mask, pad_id: i64::from(*pad_id) }, targets)
+                (Inputs::Text { ids, types, mask, pad_id: i64::from(*pad_id) }, targets)
             }
             EncodedData::Image { splits, shape } => {
                 let [c, h, w] = *shape;

@@ -13,8 +13,9 @@ use peft_core::{AdapterConfig, TargetModules};
 /// One batch of model inputs, already on the device.
 #[derive(Clone, Debug)]
 pub enum Inputs {
-    /// Token ids and attention mask, `[batch, seq]`; `pad_id` for last-token heads.
-    Text { ids: Tensor<2, Int>, mask: Tensor<2, Int>, pad_id: i64 },
+    /// Token ids, `token_type_ids` (the segment of a pair; models without segment embeddings
+    /// ignore them) and attention mask, `[batch, seq]`; `pad_id` for last-token heads.
+    Text { ids: Tensor<2, Int>, types: Tensor<2, Int>, mask: Tensor<2, Int>, pad_id: i64 },
     /// `pixel_values` `[batch, channels, height, width]`.
     Pixels(Tensor<4>),
 }
@@ -37,7 +38,7 @@ pub trait FineTune: Module + Sized {
 
 fn text(inputs: &Inputs) -> (Tensor<2, Int>, Tensor<2, Int>, i64) {
     match inputs {
-        Inputs::Text { ids, mask, pad_id } => (ids.clone(), mask.clone(), *pad_id),
+        Inputs::Text { ids, mask, pad_id, .. } => (ids.clone(), mask.clone(), *pad_id),
         Inputs::Pixels(_) => panic!("a text model was given pixels (the data set's task and the model disagree)"),
     }
 }
@@ -56,8 +57,10 @@ impl FineTune for BertForSequenceClassification {
     }
 
     fn logits(&self, inputs: &Inputs) -> Tensor<2> {
-        let (ids, mask, _) = text(inputs);
-        self.forward(ids, mask)
+        match inputs {
+            Inputs::Text { ids, types, mask, .. } => self.forward_with_types(ids.clone(), types.clone(), mask.clone()),
+            Inputs::Pixels(_) => panic!("a text model was given pixels (the data set's task and the model disagree)"),
+        }
     }
 }
 

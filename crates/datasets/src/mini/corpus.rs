@@ -1,6 +1,6 @@
 //! `mini-corpus`: the pretraining text of the mini encoder (masked LM) and mini decoder
 //! (causal LM). Sentences of the same closed world as the fine-tuning tasks — statements in
-//! all three voices, questions of every class, and sentences about people and places — so
+//! all three voices, questions of every class, opinions, and sentences about people and places — so
 //! pretraining teaches the vocabulary and the grammar that the tasks then reuse.
 
 use super::lexicon::*;
@@ -29,7 +29,8 @@ pub const INFO: DatasetInfo = DatasetInfo {
 };
 
 fn sentence(g: &mut SplitMix64) -> String {
-    match g.below(10) {
+    match g.below(12) {
+        10 | 11 => super::text::opinion_for_corpus(g),
         0..=4 => Clause::random(g).surface(g.below(3), g.below(2) == 1),
         5 | 6 => super::text::question(g.below(super::text::QUESTION_CLASSES.len()), g),
         7 => {

@@ -44,6 +44,14 @@ pub const CITIES: &[&str] = &["paris", "tokyo", "lima", "cairo", "oslo", "delhi"
 pub const COUNTRIES: &[&str] = &["france", "japan", "peru", "egypt", "norway", "india", "italy", "chile"];
 pub const FOODS: &[&str] = &["bread", "cheese", "rice", "soup", "honey", "corn"];
 pub const ABBREVIATIONS: &[&str] = &["nasa", "fbi", "dna", "ufo", "bbc", "cpu", "gps", "usb"];
+/// Opinion words of the sentiment task, in two polarities.
+pub const POSITIVE: &[&str] = &["good", "great", "lovely", "wonderful", "nice", "pleasant", "brilliant", "fine"];
+pub const NEGATIVE: &[&str] = &["bad", "awful", "terrible", "poor", "nasty", "dull", "boring", "horrible"];
+pub const INTENSIFIERS: &[&str] = &["very", "really", "quite", "so", "rather"];
+/// Verbs of liking (positive) and disliking (negative): (base, past).
+pub const LIKING: &[(&str, &str)] = &[("love", "loved"), ("enjoy", "enjoyed"), ("adore", "adored")];
+pub const DISLIKING: &[(&str, &str)] = &[("hate", "hated"), ("dislike", "disliked"), ("fear", "feared")];
+
 pub const NUMBERS: &[&str] = &["two", "three", "four", "five", "six", "seven", "eight", "nine"];
 
 /// One content choice of a simple transitive sentence:

@@ -9,6 +9,7 @@
 //! | `mini-paraphrase` | MRPC / PAWS | sentence pair, 2 classes | 2,000 / 250 / 250 |
 //! | `mini-acceptability` | CoLA | sentence, 2 classes (MCC) | 2,000 / 250 / 250 |
 //! | `mini-question-type` | TREC-50 | question, 14 classes | 2,800 / 350 / 350 |
+//! | `mini-sentiment` | SST-2 | sentence, 2 classes (negation, contrast) | 2,000 / 250 / 250 |
 //! | `mini-similarity` | STS-B | sentence pair, score 0–5 (Pearson) | 2,000 / 250 / 250 |
 //! | `mini-corpus` | pretraining text | sentences for MLM / causal LM | 20,000 / 1,000 / 1,000 |
 //!

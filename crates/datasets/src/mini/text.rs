@@ -13,6 +13,10 @@
 //! - `mini-question-type` (TREC-like): 14 fine question classes, each from its own
 //!   templates; labels cycle through the classes, so each has exactly 1/14 of every split
 //!   size rounded as the cycle falls.
+//! - `mini-sentiment` (SST-2-like): an opinion about things of the mini world; the label is
+//!   its polarity after composition — a negation (`not`, `did not`) flips it, and in a
+//!   contrast (`X but Y`, `Y , although X`) the main clause decides. Balanced (labels
+//!   alternate).
 //! - `mini-similarity` (STS-B-like): a sentence and a rewrite of it in which `k` of five
 //!   content slots were replaced; score = 5 − k (0–5), `k` uniform.
 
@@ -32,11 +36,13 @@ pub const PARAPHRASE_SIZES: SplitSizes = SplitSizes { train: 2_000, validation: 
 pub const ACCEPTABILITY_SIZES: SplitSizes = SplitSizes { train: 2_000, validation: 250, test: 250 };
 pub const QUESTION_TYPE_SIZES: SplitSizes = SplitSizes { train: 2_800, validation: 350, test: 350 };
 pub const SIMILARITY_SIZES: SplitSizes = SplitSizes { train: 2_000, validation: 250, test: 250 };
+pub const SENTIMENT_SIZES: SplitSizes = SplitSizes { train: 2_000, validation: 250, test: 250 };
 
 pub const PARAPHRASE_INFO: DatasetInfo = const_info(0);
 pub const ACCEPTABILITY_INFO: DatasetInfo = const_info(1);
 pub const QUESTION_TYPE_INFO: DatasetInfo = const_info(2);
 pub const SIMILARITY_INFO: DatasetInfo = const_info(3);
+pub const SENTIMENT_INFO: DatasetInfo = const_info(4);
 
 pub const QUESTION_CLASSES: [&str; 14] = [
     "ABBR:exp", "ENTY:animal", "ENTY:food", "ENTY:color", "DESC:def", "DESC:reason", "DESC:manner", "HUM:ind",
@@ -83,6 +89,14 @@ const fn const_info(which: u8) -> DatasetInfo {
             task: Task::TextClassification { num_classes: 14, input: TextInput::Single },
             class_names: &QUESTION_CLASSES,
             expected_sizes: Some(QUESTION_TYPE_SIZES),
+            ..base
+        },
+        4 => DatasetInfo {
+            name: "mini-sentiment",
+            title: "mini sentiment (SST-2-like)",
+            task: Task::TextClassification { num_classes: 2, input: TextInput::Single },
+            class_names: &["negative", "positive"],
+            expected_sizes: Some(SENTIMENT_SIZES),
             ..base
         },
         _ => DatasetInfo {
@@ -280,4 +294,98 @@ pub fn similarity() -> Splits<Example> {
         let b = c2.surface(g.below(3), g.below(2) == 1);
         (Input::TextPair(a, b), Label::Score((5 - k) as f32))
     })
+}
+
+/// An opinion word of polarity `positive` (1) or not, optionally intensified.
+fn opinion(g: &mut SplitMix64, positive: bool) -> String {
+    let word = *g.pick(if positive { POSITIVE } else { NEGATIVE });
+    if g.below(3) == 0 {
+        let intensifier = *g.pick(INTENSIFIERS);
+        format!("{intensifier} {word}")
+    } else {
+        word.to_owned()
+    }
+}
+
+/// A thing an opinion is about: `the [colour] object`, `the [adjective] animal` or `the place`.
+fn topic(g: &mut SplitMix64) -> String {
+    match g.below(3) {
+        0 => {
+            let colour = *g.pick(COLOURS);
+            format!("the {colour} {}", g.pick(OBJECTS).0)
+        }
+        1 => {
+            let adjective = g.pick(ADJECTIVES).0;
+            format!("the {adjective} {}", g.pick(ANIMALS).0)
+        }
+        _ => format!("the {}", g.pick(PLACES)),
+    }
+}
+
+/// One opinion of polarity `label` (1 positive, 0 negative), in one of five constructions:
+/// about half where the opinion word or verb gives the label directly, the rest where a negation or a
+/// contrast decides it (so a bag of words gets about 70–80 %, and the rest takes composition).
+fn opinion_sentence(g: &mut SplitMix64, label: usize) -> String {
+    let positive = label == 1;
+    let be = if g.below(2) == 0 { "is" } else { "was" };
+    let construction = match g.below(20) {
+        0..=7 => 0,
+        8..=10 => 1,
+        11..=13 => 2,
+        14..=15 => 3,
+        _ => 4,
+    };
+    match construction {
+        // Plain: `the red ball was very good .`
+        0 => format!("{} {be} {} .", topic(g), opinion(g, positive)),
+        // Negated: `the park was not awful .` is positive.
+        1 => format!("{} thinks {} {be} not {} .", g.pick(NAMES), topic(g), opinion(g, !positive)),
+        // Contrast, the second clause decides: `the cup was bad but the lake was lovely .`
+        2 => {
+            let either = g.below(2) == 0;
+            let first = opinion(g, either);
+            format!("{} {be} {first} but {} {be} {} .", topic(g), topic(g), opinion(g, positive))
+        }
+        // Concession, the first clause decides: `the lake was lovely , although the cup was bad .`
+        3 => {
+            let (t1, o1, t2) = (topic(g), opinion(g, positive), topic(g));
+            let either = g.below(2) == 0;
+            format!("{t1} {be} {o1} , although {t2} {be} {} .", opinion(g, either))
+        }
+        // A verb of liking, negated one time in three: `alice did not hate the blue hat .` is
+        // positive.
+        _ => {
+            let negated = g.below(3) == 0;
+            let liking = positive != negated;
+            let (base, past) = *g.pick(if liking { LIKING } else { DISLIKING });
+            let t = topic(g);
+            if negated { format!("{} did not {base} {t} .", g.pick(NAMES)) } else { format!("{} {past} {t} .", g.pick(NAMES)) }
+        }
+    }
+}
+
+pub fn sentiment() -> Splits<Example> {
+    generate("mini-sentiment", SENTIMENT_SIZES, |g, i| {
+        let label = (i + 1) % 2;
+        (Input::Text(opinion_sentence(g, label)), Label::Class(label))
+    })
+}
+
+/// An unlabelled opinion for the pretraining corpus: half in the task's constructions, half
+/// sentences whose context gives the polarity away (`alice smiled because the lake was lovely
+/// .`), so that masked-LM pretraining separates the two polarities as real text does.
+pub fn opinion_for_corpus(g: &mut SplitMix64) -> String {
+    let positive = g.below(2) == 0;
+    if g.below(2) == 0 {
+        return opinion_sentence(g, usize::from(positive));
+    }
+    let name = *g.pick(NAMES);
+    let t = topic(g);
+    let o = opinion(g, positive);
+    let (_, past) = *g.pick(if positive { LIKING } else { DISLIKING });
+    match (g.below(2), positive) {
+        (0, true) => format!("{name} smiled because {t} was {o} ."),
+        (0, false) => format!("{name} cried because {t} was {o} ."),
+        _ => format!("{name} {past} {t} because it was {o} ."),
+    }
 }

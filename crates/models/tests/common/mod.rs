@@ -20,8 +20,13 @@ pub struct Reference {
 
 impl Reference {
     pub fn open(family: &str) -> Self {
+        Self::open_file(family, "reference.safetensors")
+    }
+
+    /// Another reference tensor file of the fixture `family` (with its `reference.json`).
+    pub fn open_file(family: &str, file: &str) -> Self {
         let dir = fixtures().join(family);
-        let bytes = std::fs::read(dir.join("reference.safetensors")).unwrap();
+        let bytes = std::fs::read(dir.join(file)).unwrap();
         let json = serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap()).unwrap();
         Self { bytes, json }
     }
