@@ -141,14 +141,7 @@ pub fn load(name: &str, hub: &hub::Hub) -> Result<Splits<Example>> {
         "folio" => paper::folio::load(hub)?,
         "logiqa2" => paper::logiqa::load(hub)?,
         "clutrr" => paper::clutrr::load(hub)?,
-        "mini-digits" => mini::digits::load(),
-        "mini-paraphrase" => mini::text::paraphrase(),
-        "mini-acceptability" => mini::text::acceptability(),
-        "mini-question-type" => mini::text::question_type(),
-        "mini-similarity" => mini::text::similarity(),
-        "mini-sentiment" => mini::text::sentiment(),
-        "mini-corpus" => mini::corpus::load(),
-        _ => unreachable!("registered but not dispatched: {name}"),
+        mini => mini::generate(mini).unwrap_or_else(|| unreachable!("registered but not dispatched: {name}")),
     };
     splits.ensure_non_empty(info.name, &info.source.describe())?;
     Ok(splits)

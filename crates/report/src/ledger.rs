@@ -26,6 +26,9 @@ pub struct Loaded {
     pub experiments: Vec<Experiment>,
     /// Files that look like cells but could not be read, with the reason.
     pub unreadable: Vec<(PathBuf, String)>,
+    /// Finished cells left out because a newer one answers the same question (see
+    /// [`newest_only`]), as `suite/experiment: label`; their files are kept.
+    pub outdated: Vec<String>,
 }
 
 impl Loaded {
@@ -75,6 +78,32 @@ fn read_dir_cells(dir: &Path, unreadable: &mut Vec<(PathBuf, String)>) -> Vec<Ce
     cells
 }
 
+/// Keeps, of the cells that answer the same question, the one finished last. The question is
+/// (model, data set, method, seed) in `main`, where an edited experiment file (a new rate,
+/// more epochs) or regenerated mini data makes a new cell under a new hash and the old one
+/// must not count as another seed; in an ablation it also includes the hyper-parameters, which
+/// are what the ablation varies. Returns (kept, left out).
+pub fn newest_only(cells: Vec<CellResult>, experiment: &str) -> (Vec<CellResult>, Vec<CellResult>) {
+    let question = |c: &CellResult| {
+        let hyper = if experiment == "main" { String::new() } else { serde_json::to_string(&c.cell.hyper).unwrap_or_default() };
+        (c.cell.model.clone(), c.cell.dataset.clone(), c.cell.method.clone(), c.cell.seed, hyper)
+    };
+    let mut newest: std::collections::BTreeMap<_, CellResult> = std::collections::BTreeMap::new();
+    let mut dropped = Vec::new();
+    for c in cells {
+        let q = question(&c);
+        match newest.get(&q) {
+            Some(kept) if kept.finished_at >= c.finished_at => dropped.push(c),
+            _ => {
+                if let Some(old) = newest.insert(q, c) {
+                    dropped.push(old);
+                }
+            }
+        }
+    }
+    (newest.into_values().collect(), dropped)
+}
+
 /// Reads every cell under `results_dir/runs`. A missing directory is an empty ledger.
 pub fn load(results_dir: &Path) -> Loaded {
     let mut loaded = Loaded::default();
@@ -93,6 +122,11 @@ pub fn load(results_dir: &Path) -> Loaded {
                 Some(e) => e.cells.extend(cells),
                 None => exps.push(Experiment { suite: suite.clone(), experiment, cells }),
             }
+        }
+        for e in &mut exps {
+            let (kept, dropped) = newest_only(std::mem::take(&mut e.cells), &e.experiment);
+            e.cells = kept;
+            loaded.outdated.extend(dropped.iter().map(|c| format!("{suite}/{}: {} (finished {})", e.experiment, c.cell.label(), c.finished_at)));
         }
         // The paper's order: main, then Tables 8–9 (lr), rank, 10–11 (α), 12 (chain), others.
         let rank = |x: &str| ["main", "ablate-lr", "ablate-rank", "ablate-alpha", "ablate-chain"].iter().position(|e| *e == x).unwrap_or(9);

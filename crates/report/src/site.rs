@@ -308,6 +308,19 @@ fn index_page(w: &mut Writer, loaded: &Loaded, index: &[IndexEntry]) -> Result<(
         }
         body.push_str("</ul>");
     }
+    if !loaded.outdated.is_empty() {
+        body.push_str(&format!(
+            "<h2>Outdated results left out</h2><p>{} finished cells were left out for a newer run of the same \
+             (model, data set, method, seed{}) — an edited experiment file or regenerated mini data. Their ledger \
+             files are kept.</p><details><summary>list</summary><ul>",
+            loaded.outdated.len(),
+            if loaded.outdated.iter().all(|o| o.contains("/main:")) { "" } else { ", hyper-parameters in ablations" }
+        ));
+        for o in &loaded.outdated {
+            body.push_str(&format!("<li>{}</li>", escape(o)));
+        }
+        body.push_str("</ul></details>");
+    }
     w.write("index.html", &page("beyond-lora — results", &body))
 }
 

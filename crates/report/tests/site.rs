@@ -159,6 +159,18 @@ fn ablation_bench_and_index_pages() {
     }
 }
 
+/// An outdated cell (same model, data set, method and seed, finished earlier) is left out of
+/// the tables and listed on the index; its file stays.
+#[test]
+fn outdated_cells_are_left_out_and_listed() {
+    let (dir, _) = built();
+    let index = read(&dir, "index.html");
+    assert!(index.contains("1 finished cells were left out for a newer run"), "{index}");
+    assert!(index.contains("mini/main: mini-encoder/mini-paraphrase/fft/seed 0"), "{index}");
+    let on_disk = runner::ledger::Ledger::new(dir.path().join("runs/mini/main")).finished().len();
+    assert_eq!(on_disk, 20, "18 current mini main cells + the outdated one + broken.json, all kept on disk");
+}
+
 #[test]
 fn an_empty_results_directory_still_gives_every_page() {
     let dir = tempfile::tempdir().unwrap();

@@ -48,6 +48,13 @@ pub struct Cell {
     pub method: String,
     pub seed: u64,
     pub hyper: Hyper,
+    /// For mini cells, a hash of what the result depends on that the fields above do not name:
+    /// the mini model's pretraining (configuration, objective, data) and the generated data
+    /// set ([`crate::pretrain::mini_cell_fingerprint`]). A change to either is a new cell, not
+    /// a stale finished one. `None` for paper cells, whose checkpoint and data the model
+    /// preset and data set name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 impl Cell {

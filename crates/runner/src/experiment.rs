@@ -291,6 +291,7 @@ impl Experiment {
         let positive = |v: usize, key: &str| if v == 0 { Err(err(format!("`{key}` must be positive"))) } else { Ok(v) };
         let scheduler = spec.scheduler.unwrap_or(ScheduleKind::Constant);
         Ok(Cell {
+            fingerprint: crate::pretrain::mini_cell_fingerprint(&model, &dataset),
             suite: self.suite.clone(),
             model: model.clone(),
             dataset: dataset.clone(),

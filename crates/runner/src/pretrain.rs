@@ -46,10 +46,24 @@ pub struct PretrainConfig {
     pub batch_size: usize,
     pub lr: f64,
     pub seed: u64,
+    /// The pretraining task, named so that a change to it (not only to the numbers above)
+    /// pretrains again.
+    pub objective: String,
+    /// A SHA-256 of the pretraining data (and tokenizer): new data pretrains again.
+    pub data: String,
 }
 
 impl PretrainConfig {
     pub fn default_for(model: &str) -> Option<Self> {
+        let (objective, data) = match model {
+            "mini-encoder" => (
+                "masked-lm 15% (80/10/10) + [CLS] bag-of-words",
+                format!("{}{}", fingerprint("mini-corpus"), fingerprint("mini-tokenizer")),
+            ),
+            "mini-vit" => ("rotation (0/90/180/270) of mini-digits train images", fingerprint("mini-digits")),
+            _ => return None,
+        };
+        let data = datasets::mini::hex_sha256(data.as_bytes());
         let base = |epochs, batch_size, lr| Self {
             model: model.to_string(),
             hidden: 64,
@@ -60,6 +74,8 @@ impl PretrainConfig {
             batch_size,
             lr,
             seed: 0,
+            objective: objective.to_string(),
+            data: data.clone(),
         };
         match model {
             "mini-encoder" => Some(base(4, 64, 2e-3)),
@@ -67,6 +83,19 @@ impl PretrainConfig {
             _ => None,
         }
     }
+}
+
+fn fingerprint(dataset: &str) -> String {
+    datasets::mini::fingerprint(dataset).expect("a mini data set")
+}
+
+/// What a mini cell's result depends on beyond its configuration: the mini model's
+/// pretraining (its [`PretrainConfig`], data included) and the generated data set it is
+/// fine-tuned on. `None` unless both are mini ones.
+pub fn mini_cell_fingerprint(model: &str, dataset: &str) -> Option<String> {
+    let config = PretrainConfig::default_for(model)?;
+    let data = datasets::mini::fingerprint(dataset)?;
+    Some(datasets::mini::hex_sha256(format!("{}{data}", crate::ledger::config_hash(&config)).as_bytes()))
 }
 
 /// What `pretrain.json` holds.

@@ -42,6 +42,31 @@ fn mini_table2_grid_and_method_families() {
     assert_eq!(exp.cells(&f).unwrap().len(), pairs.len());
 }
 
+/// A mini cell's hash covers what its configuration does not name — the mini model's
+/// pretraining and the generated data — so changed data is a new cell, never a stale result.
+#[test]
+fn mini_cells_carry_a_pretraining_and_data_fingerprint() {
+    let exp = Experiment::load(&repo("experiments/mini/table2.toml"), "mini").unwrap();
+    let cells = exp.cells(&Filter::default()).unwrap();
+    let fp = |model: &str, dataset: &str| runner::pretrain::mini_cell_fingerprint(model, dataset).unwrap();
+    for c in &cells {
+        assert_eq!(c.fingerprint.as_deref(), Some(fp(&c.model, &c.dataset).as_str()), "{}", c.label());
+    }
+    // Another data set, or another pretraining, gives another fingerprint and so another hash.
+    assert_ne!(fp("mini-encoder", "mini-sentiment"), fp("mini-encoder", "mini-acceptability"));
+    assert_ne!(fp("mini-encoder", "mini-sentiment"), fp("mini-vit", "mini-sentiment"));
+    let mut stale = cells[0].clone();
+    stale.fingerprint = Some("0".repeat(64));
+    assert_ne!(stale.hash(), cells[0].hash());
+    // Paper cells have none (their hashes do not depend on the mini suite).
+    let paper = Experiment::load(&repo("experiments/paper/table7.toml"), "paper").unwrap();
+    assert!(paper.cells(&Filter::default()).unwrap().iter().all(|c| c.fingerprint.is_none()));
+    // The pretraining configuration names its objective and data, so changing either
+    // pretrains again.
+    let enc = runner::pretrain::PretrainConfig::default_for("mini-encoder").unwrap();
+    assert!(enc.objective.contains("masked-lm") && enc.data.len() == 64, "{enc:?}");
+}
+
 #[test]
 fn ablation_grids() {
     let exp = Experiment::load(&repo("experiments/mini/table2.toml"), "mini").unwrap();

@@ -52,6 +52,7 @@ fn cell(method: &str, epochs: usize, lr: f64) -> Cell {
             grad_clip_global_norm: Some(1.0),
             best_epoch: Selection::LowestValLoss,
         },
+        fingerprint: None,
     }
 }
 

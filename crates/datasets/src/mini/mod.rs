@@ -22,12 +22,45 @@ pub mod lexicon;
 pub mod text;
 pub mod tokenizer;
 
+use std::collections::BTreeMap;
+
 use sha2::{Digest, Sha256};
 
 use crate::{Example, Image, Input, Label, Splits};
 
 /// The seed every mini generator starts from.
 pub const MINI_SEED: u64 = 20_260_601;
+
+/// Generates the mini data set `name` (`None` for a name that is not one).
+pub fn generate(name: &str) -> Option<Splits<Example>> {
+    Some(match name {
+        "mini-digits" => digits::load(),
+        "mini-paraphrase" => text::paraphrase(),
+        "mini-acceptability" => text::acceptability(),
+        "mini-question-type" => text::question_type(),
+        "mini-similarity" => text::similarity(),
+        "mini-sentiment" => text::sentiment(),
+        "mini-corpus" => corpus::load(),
+        _ => return None,
+    })
+}
+
+/// A SHA-256 over every split of the mini data set `name` (or of the mini `tokenizer.json` for
+/// `mini-tokenizer`; `None` for any other name): what a
+/// result computed from it depends on. Computed once per process (a grid asks per cell).
+pub fn fingerprint(name: &str) -> Option<String> {
+    static DONE: std::sync::Mutex<BTreeMap<String, Option<String>>> = std::sync::Mutex::new(BTreeMap::new());
+    if let Some(f) = DONE.lock().expect("fingerprint cache").get(name) {
+        return f.clone();
+    }
+    let f = if name == "mini-tokenizer" {
+        Some(hex_sha256(tokenizer::tokenizer_json().as_bytes()))
+    } else {
+        generate(name).map(|s| hex_sha256(splits_hashes(&s).join("").as_bytes()))
+    };
+    DONE.lock().expect("fingerprint cache").insert(name.to_owned(), f.clone());
+    f
+}
 
 /// A canonical byte serialisation of examples (for hashing and for the on-disk cache key).
 pub fn canonical_bytes(examples: &[Example]) -> Vec<u8> {
