@@ -110,6 +110,7 @@ pub fn registry() -> Vec<&'static DatasetInfo> {
         &mini::text::QUESTION_TYPE_INFO,
         &mini::text::SIMILARITY_INFO,
         &mini::text::SENTIMENT_INFO,
+        &mini::data_to_text::INFO,
         &mini::corpus::INFO,
     ]
 }

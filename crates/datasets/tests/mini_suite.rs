@@ -66,6 +66,14 @@ const PINNED: &[(&str, [&str; 3])] = &[
         ],
     ),
     (
+        "mini-data-to-text",
+        [
+            "e8ade184593937349715a5b46a7273d9f2ac71e9971f85c46f90bd906f772759",
+            "dc61108ff5b5f0286244366835799fee84e8221deff3035b9add5bb43dd23ec8",
+            "ae66d459dc3f4c68e0121169ad898d52c410430ef6124f951d8aee5c9452b466",
+        ],
+    ),
+    (
         "mini-corpus",
         [
             "8a55c848bd23bb033d9dc25f1beed91f495afc7dd5d00d3844f14af55b90cadb",
@@ -188,6 +196,19 @@ fn mini_labels_are_functions_of_the_text() {
         };
         assert_eq!(positive != has(clause, &["not"]), e.class() == Some(1), "{t}");
     }
+    // Data-to-text: the target verbalises the prompt's slots in the prompt's voice.
+    for e in load("mini-data-to-text").train.iter().take(300) {
+        let (Input::Text(prompt), Label::Text(target)) = (&e.input, &e.label) else { panic!() };
+        let slot = |key: &str| prompt.split(" ; ").find_map(|s| s.trim_end_matches(" ;").strip_prefix(&format!("{key} = "))).unwrap().to_owned();
+        for key in ["animal", "object", "place"] {
+            assert!(target.contains(&slot(key)), "{prompt} → {target}");
+        }
+        match slot("voice").as_str() {
+            "passive" => assert!(target.starts_with(&format!("the {} is ", slot("object"))) && target.contains(" by the "), "{target}"),
+            "fronted" => assert!(target.starts_with(&format!("in the {} , the {}", slot("place"), slot("animal"))), "{target}"),
+            _ => assert!(target.starts_with(&format!("the {} ", slot("animal"))), "{prompt} → {target}"),
+        }
+    }
     // Question type: the same question text never carries two classes.
     let mut seen = BTreeMap::new();
     for e in load("mini-question-type").train {
@@ -197,7 +218,7 @@ fn mini_labels_are_functions_of_the_text() {
     }
 }
 
-const PINNED_TOKENIZER_JSON_SHA256: &str = "2779ec19c4b35f7581f0eff874c22f836fedc277668136b8f3a3463ed6a23753";
+const PINNED_TOKENIZER_JSON_SHA256: &str = "145f35fa9fcbd2c72ba2b577c03dc75a8c6f831ad8f807ea555c84b2b69d7370";
 
 #[test]
 fn mini_tokenizer_round_trips_and_encodes_known_ids() {
@@ -230,8 +251,11 @@ fn mini_tokenizer_round_trips_and_encodes_known_ids() {
     assert_eq!(id(first), 7);
     assert_eq!(tok.decode(&enc.get_ids()[1..9], true).unwrap(), "the big cat chases the red ball .");
     // No mini text ever hits [UNK].
-    for name in ["mini-paraphrase", "mini-acceptability", "mini-question-type", "mini-similarity", "mini-sentiment"] {
+    for name in ["mini-paraphrase", "mini-acceptability", "mini-question-type", "mini-similarity", "mini-sentiment", "mini-data-to-text"] {
         for e in load(name).test {
+            if let Label::Text(t) = &e.label {
+                assert!(!tok.encode(t.as_str(), false).unwrap().get_ids().contains(&1), "{name}: {t}");
+            }
             let ids = match &e.input {
                 Input::Text(t) => tok.encode(t.as_str(), false).unwrap().get_ids().to_vec(),
                 Input::TextPair(a, b) => tok.encode((a.as_str(), b.as_str()), false).unwrap().get_ids().to_vec(),

@@ -17,6 +17,11 @@ pub enum Targets {
     Classes(Tensor<2, Int>, Vec<usize>),
     /// `[batch, 1]` regression scores.
     Scores(Tensor<2>, Vec<f32>),
+    /// Causal LM: the next token of every position but the last, flattened to
+    /// `[batch × (seq − 1), 1]` (0 where no loss is taken), the matching 0/1 weights (1 on the
+    /// target and its end-of-sequence token, as HF's `-100` labels leave them), and the
+    /// next tokens on the host (`-100` where weight 0) for the metric.
+    Tokens { next: Tensor<2, Int>, weight: Tensor<2>, gold: Vec<i64> },
 }
 
 /// One image, preprocessed.
@@ -77,10 +82,21 @@ impl EncodedData {
                     side,
                 })
             }
-            Task::CausalLm => Err(RunError::msg(format!(
-                "{}: causal-LM fine-tuning is not implemented in the runner yet (GPT-2 on E2E, DeepSeek-Coder on DJANGO)",
-                info.name
-            ))),
+            Task::CausalLm => {
+                let tokenizer = models::tokenizer::load_tokenizer(ckpt)?;
+                let (path, json) = ckpt.config_json()?;
+                let eos = config_id(&json, "eos_token_id")
+                    .ok_or_else(|| RunError::msg(format!("{}: a causal LM needs `eos_token_id` to end its targets", path.display())))?;
+                let encoding = TextEncoding::CausalLm { bos: config_id(&json, "bos_token_id"), eos };
+                // The loss never looks at padding, so any id pads; eos is what GPT-2 uses.
+                let pad_id = config_id(&json, "pad_token_id").unwrap_or(eos);
+                let enc = |examples: Vec<Example>| encode_text(info.name, &examples, &tokenizer, encoding, max_length);
+                Ok(EncodedData::Text {
+                    splits: Splits { train: enc(splits.train)?, validation: enc(splits.validation)?, test: enc(splits.test)? },
+                    pad_id,
+                    side: PaddingSide::Right,
+                })
+            }
         }
     }
 
@@ -105,6 +121,7 @@ impl EncodedData {
                 let types: Vec<i64> = t.token_type_ids.iter().map(|&v| i64::from(v)).collect();
                 let types = Tensor::from_data(TensorData::new(types, [b, t.seq_len]), device);
                 let targets = match &rows[0].target {
+                    Target::Lm => lm_targets(&t.labels, b, t.seq_len, device),
                     Target::Score(_) => {
                         let s: Vec<f32> = rows.iter().map(|r| if let Target::Score(s) = r.target { s } else { f32::NAN }).collect();
                         Targets::Scores(Tensor::from_data(TensorData::new(s.clone(), [b, 1]), device), s)
@@ -136,10 +153,46 @@ impl EncodedData {
     }
 }
 
+/// Shifts causal-LM labels (`[batch, seq]`, unshifted, `-100` = no loss) to next-token targets.
+fn lm_targets(labels: &datasets::batch::BatchLabels, b: usize, seq: usize, device: &Device) -> Targets {
+    let datasets::batch::BatchLabels::Lm(labels) = labels else { unreachable!("an LM batch has LM labels") };
+    let n = seq.saturating_sub(1);
+    let mut gold = Vec::with_capacity(b * n);
+    for row in labels.chunks(seq) {
+        gold.extend_from_slice(&row[1..]);
+    }
+    let ignore = datasets::batch::IGNORE_INDEX;
+    let next: Vec<i64> = gold.iter().map(|&g| if g == ignore { 0 } else { g }).collect();
+    let weight: Vec<f32> = gold.iter().map(|&g| if g == ignore { 0.0 } else { 1.0 }).collect();
+    Targets::Tokens {
+        next: Tensor::from_data(TensorData::new(next, [b * n, 1]), device),
+        weight: Tensor::from_data(TensorData::new(weight, [b * n, 1]), device),
+        gold,
+    }
+}
+
 /// The number of outputs a task's head needs (1 for regression).
 pub fn head_outputs(task: &Task) -> Result<usize, RunError> {
     match *task {
         Task::TextRegression { .. } => Ok(1),
         other => other.num_classes().ok_or_else(|| RunError::msg(format!("task {} has no classification head", other.describe()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Position t is trained to predict token t + 1; prompt and padding carry no loss.
+    #[test]
+    fn lm_labels_shift_to_next_token_targets() {
+        let device = Device::flex();
+        let ignore = datasets::batch::IGNORE_INDEX;
+        // Two rows of length 4: [bos prompt | target eos] and [bos | target eos pad].
+        let labels = datasets::batch::BatchLabels::Lm(vec![ignore, ignore, 11, 6, ignore, 12, 6, ignore]);
+        let Targets::Tokens { next, weight, gold } = lm_targets(&labels, 2, 4, &device) else { panic!() };
+        assert_eq!(gold, vec![ignore, 11, 6, 12, 6, ignore]);
+        assert_eq!(next.into_data().convert::<i64>().try_to_vec::<i64>().unwrap(), vec![0, 11, 6, 12, 6, 0]);
+        assert_eq!(weight.into_data().convert::<f32>().try_to_vec::<f32>().unwrap(), vec![0.0, 1.0, 1.0, 1.0, 1.0, 0.0]);
     }
 }

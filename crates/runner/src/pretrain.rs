@@ -5,6 +5,8 @@
 //!
 //! - `mini-encoder`: a 2-layer BERT, masked-LM pretraining (15 % of tokens; 80 % `[MASK]`,
 //!   10 % random, 10 % kept, as BERT) on the mini corpus with the mini word-level tokenizer.
+//! - `mini-decoder`: a 2-layer GPT-2, next-token prediction on `[BOS] sentence [EOS]` of the
+//!   mini corpus, LM head tied to the word embeddings.
 //! - `mini-vit`: a 2-layer ViT on 8×8 images (2×2 patches), pretrained to predict the rotation
 //!   (0°, 90°, 180°, 270°) of the UCI digits' training images — their labels are never used.
 //!
@@ -23,6 +25,7 @@ use datasets::{Image, Input};
 use models::Weights;
 use models::bert::{BertConfig, BertModel};
 use models::export::{HfTensors, save_checkpoint};
+use models::gpt2::{Gpt2Config, Gpt2LmHeadModel};
 use models::layers::{Act, LayerNorm, load_linear};
 use models::vit::{VitConfig, VitForImageClassification};
 use peft_core::{AdamW, AdamWConfig, AdaptedLinear, ParamGroups};
@@ -32,7 +35,7 @@ use crate::RunError;
 use crate::schedule::{LrSchedule, ScheduleKind};
 
 /// The mini models, by name.
-pub const MINI_MODELS: &[&str] = &["mini-vit", "mini-encoder"];
+pub const MINI_MODELS: &[&str] = &["mini-vit", "mini-encoder", "mini-decoder"];
 
 /// How one mini model is pretrained.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -60,6 +63,10 @@ impl PretrainConfig {
                 "masked-lm 15% (80/10/10) + [CLS] bag-of-words",
                 format!("{}{}", fingerprint("mini-corpus"), fingerprint("mini-tokenizer")),
             ),
+            "mini-decoder" => (
+                "causal-lm on [BOS] sentence [EOS]",
+                format!("{}{}", fingerprint("mini-corpus"), fingerprint("mini-tokenizer")),
+            ),
             "mini-vit" => ("rotation (0/90/180/270) of mini-digits train images", fingerprint("mini-digits")),
             _ => return None,
         };
@@ -79,6 +86,7 @@ impl PretrainConfig {
         };
         match model {
             "mini-encoder" => Some(base(4, 64, 2e-3)),
+            "mini-decoder" => Some(base(4, 64, 2e-3)),
             "mini-vit" => Some(base(12, 64, 2e-3)),
             _ => None,
         }
@@ -132,6 +140,7 @@ pub fn pretrain(results_dir: &Path, config: &PretrainConfig, device: &Device, pr
     let (train_loss, held_out_accuracy, parameters) = match config.model.as_str() {
         "mini-encoder" => pretrain_encoder(&dir, config, device, progress)?,
         "mini-vit" => pretrain_vit(&dir, config, device, progress)?,
+        "mini-decoder" => pretrain_decoder(&dir, config, device, progress)?,
         other => return Err(RunError::msg(format!("no mini model `{other}`; known: {}", MINI_MODELS.join(", ")))),
     };
     let record = PretrainRecord {
@@ -347,6 +356,99 @@ fn pretrain_encoder(dir: &Path, c: &PretrainConfig, device: &Device, progress: O
     out.linear("cls.predictions.transform.dense", &valid.transform);
     out.layer_norm("cls.predictions.transform.LayerNorm", &valid.transform_norm);
     out.push("cls.predictions.bias", valid.decoder_bias.val());
+    save_checkpoint(dir, &json, &out)?;
+    datasets::mini::tokenizer::save(dir)?;
+    Ok((curve, right as f64 / total.max(1) as f64, parameters))
+}
+
+// ---------------------------------------------------------------- mini-decoder (causal LM)
+
+fn decoder_config(vocab: usize, c: &PretrainConfig) -> serde_json::Value {
+    use datasets::mini::tokenizer::{BOS_ID, EOS_ID, PAD_ID};
+    serde_json::json!({
+        "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": vocab,
+        "n_positions": 64, "n_ctx": 64, "n_embd": c.hidden, "n_layer": c.layers, "n_head": c.heads,
+        "n_inner": c.intermediate, "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5,
+        "bos_token_id": BOS_ID, "eos_token_id": EOS_ID, "pad_token_id": PAD_ID, "tie_word_embeddings": true,
+        "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0, "initializer_range": 0.02,
+        "transformers_version": "4.46.0"
+    })
+}
+
+/// `[BOS] sentence [EOS]` ids of every sentence (no template: the decoder has none).
+fn decoder_sequences(tokenizer: &tokenizers::Tokenizer, sentences: &[String]) -> Result<Vec<Vec<u32>>, RunError> {
+    use datasets::mini::tokenizer::{BOS_ID, EOS_ID};
+    sentences
+        .iter()
+        .map(|s| {
+            let e = tokenizer.encode(s.as_str(), false).map_err(|e| RunError::msg(format!("mini tokenizer: {e}")))?;
+            Ok([&[BOS_ID][..], e.get_ids(), &[EOS_ID]].concat())
+        })
+        .collect()
+}
+
+/// Next-token loss (mean over real tokens) of one padded batch, and the number of correctly
+/// predicted tokens (for the held-out accuracy) with their count.
+fn causal_lm_loss(model: &Gpt2LmHeadModel, rows: &[&Vec<u32>], device: &Device) -> (Tensor<1>, usize, usize) {
+    let (b, len) = (rows.len(), rows.iter().map(|r| r.len()).max().unwrap_or(0));
+    let (mut ids, mut mask) = (vec![0i64; b * len], vec![0i64; b * len]);
+    let (mut next, mut weight) = (vec![0i64; b * (len - 1)], vec![0f32; b * (len - 1)]);
+    for (r, row) in rows.iter().enumerate() {
+        for (t, &tok) in row.iter().enumerate() {
+            ids[r * len + t] = i64::from(tok);
+            mask[r * len + t] = 1;
+            if t > 0 {
+                next[r * (len - 1) + t - 1] = i64::from(tok);
+                weight[r * (len - 1) + t - 1] = 1.0;
+            }
+        }
+    }
+    let logits = model.forward(Tensor::from_data(TensorData::new(ids, [b, len]), device), Tensor::from_data(TensorData::new(mask, [b, len]), device));
+    let v = logits.dims()[2];
+    let logits = logits.slice([0..b, 0..len - 1, 0..v]).reshape([b * (len - 1), v]);
+    let count = weight.iter().sum::<f32>().max(1.0);
+    let right = {
+        let pred: Vec<i64> = logits.clone().argmax(1).into_data().convert::<i64>().try_to_vec().expect("ids");
+        pred.iter().zip(&next).zip(&weight).filter(|((p, n), w)| **w > 0.0 && p == n).count()
+    };
+    let next = Tensor::<2, Int>::from_data(TensorData::new(next, [b * (len - 1), 1]), device);
+    let weight = Tensor::<2>::from_data(TensorData::new(weight, [b * (len - 1), 1]), device);
+    let loss = (log_softmax(logits, 1).gather(1, next) * weight).sum().div_scalar(count).neg();
+    (loss, right, count as usize)
+}
+
+fn pretrain_decoder(dir: &Path, c: &PretrainConfig, device: &Device, progress: Option<&indicatif::ProgressBar>) -> Result<(Vec<f64>, f64, usize), RunError> {
+    let tokenizer = datasets::mini::tokenizer::build();
+    let vocab = tokenizer.get_vocab_size(true);
+    let corpus = datasets::mini::corpus::sentences();
+    let (train, val) = (decoder_sequences(&tokenizer, &corpus.train)?, decoder_sequences(&tokenizer, &corpus.validation)?);
+    let json = decoder_config(vocab, c);
+    let cfg: Gpt2Config = serde_json::from_value(json.clone()).expect("a valid GPT-2 config");
+    let ad = device.clone().autodiff();
+    let model = Gpt2LmHeadModel::load(&Weights::random_init(c.seed, 0.02), &cfg, &ad)?;
+    let parameters = model.num_params();
+    let mut g = SplitMix64::for_stream("mini-decoder/causal-lm", c.seed);
+    let steps = train.len().div_ceil(c.batch_size);
+    let batches = |g: &mut SplitMix64| -> Vec<Vec<usize>> {
+        let mut order: Vec<usize> = (0..train.len()).collect();
+        g.shuffle(&mut order);
+        order.chunks(c.batch_size).map(<[usize]>::to_vec).collect()
+    };
+    let loss = |m: &Gpt2LmHeadModel, idx: &Vec<usize>| {
+        let rows: Vec<&Vec<u32>> = idx.iter().map(|&i| &train[i]).collect();
+        causal_lm_loss(m, &rows, &ad).0
+    };
+    let (model, curve) = fit(model, c, steps, |_| batches(&mut g), loss, progress)?;
+    let valid = model.valid();
+    let (mut right, mut total) = (0, 0);
+    for chunk in val.chunks(128) {
+        let rows: Vec<&Vec<u32>> = chunk.iter().collect();
+        let (_, r, n) = causal_lm_loss(&valid, &rows, device);
+        right += r;
+        total += n;
+    }
+    let mut out = HfTensors::default();
+    valid.hf_tensors(&mut out);
     save_checkpoint(dir, &json, &out)?;
     datasets::mini::tokenizer::save(dir)?;
     Ok((curve, right as f64 / total.max(1) as f64, parameters))

@@ -6,7 +6,8 @@ use burn::module::Module;
 use burn::tensor::{Int, Tensor};
 use models::bert::BertForSequenceClassification;
 use models::deberta::DebertaV2ForSequenceClassification;
-use models::llama::LlamaForSequenceClassification;
+use models::gpt2::Gpt2LmHeadModel;
+use models::llama::{LlamaForCausalLm, LlamaForSequenceClassification};
 use models::vit::VitForImageClassification;
 use peft_core::{AdapterConfig, TargetModules};
 
@@ -20,7 +21,10 @@ pub enum Inputs {
     Pixels(Tensor<4>),
 }
 
-/// A sequence / image classifier (or 1-output regressor) that a method can adapt.
+/// A sequence / image classifier (or 1-output regressor), or a causal LM, that a method can
+/// adapt. A causal LM is a classifier over its next tokens: its logits are those of every
+/// position but the last, flattened to `[batch × (seq − 1), vocab]`, which the loss pairs
+/// with [`crate::data::Targets::Tokens`].
 pub trait FineTune: Module + Sized {
     /// Module paths of the task head (a separate parameter group, always trained).
     const HEAD: &'static [&'static str];
@@ -32,8 +36,50 @@ pub trait FineTune: Module + Sized {
     /// Every adapted (or adaptable) linear of the backbone, for chain resets and checkpoints.
     fn backbone_linears(&mut self) -> Vec<&mut peft_core::AdaptedLinear>;
 
-    /// Logits `[batch, outputs]`.
+    /// Logits `[batch, outputs]` (causal LMs: `[batch × (seq − 1), vocab]`).
     fn logits(&self, inputs: &Inputs) -> Tensor<2>;
+}
+
+/// Next-token logits `[batch, seq, vocab]` → those predicting positions 1.., flattened.
+fn next_token_logits(logits: Tensor<3>) -> Tensor<2> {
+    let [b, s, v] = logits.dims();
+    logits.slice([0..b, 0..s - 1, 0..v]).reshape([b * (s - 1), v])
+}
+
+impl FineTune for Gpt2LmHeadModel {
+    /// The LM head is tied to the word embeddings: nothing of its own to train.
+    const HEAD: &'static [&'static str] = &[];
+
+    fn apply_method(self, targets: &TargetModules, method: &str, config: &AdapterConfig) -> Result<(Self, usize), models::ModelError> {
+        models::apply_method(self, |m| m.linears_mut(), targets, method, config)
+    }
+
+    fn backbone_linears(&mut self) -> Vec<&mut peft_core::AdaptedLinear> {
+        self.linears_mut()
+    }
+
+    fn logits(&self, inputs: &Inputs) -> Tensor<2> {
+        let (ids, mask, _) = text(inputs);
+        next_token_logits(self.forward(ids, mask))
+    }
+}
+
+impl FineTune for LlamaForCausalLm {
+    /// Frozen with the backbone for adapter methods, as PEFT does with `lm_head`.
+    const HEAD: &'static [&'static str] = &[];
+
+    fn apply_method(self, targets: &TargetModules, method: &str, config: &AdapterConfig) -> Result<(Self, usize), models::ModelError> {
+        models::apply_method(self, |m| m.model.linears_mut(), targets, method, config)
+    }
+
+    fn backbone_linears(&mut self) -> Vec<&mut peft_core::AdaptedLinear> {
+        self.model.linears_mut()
+    }
+
+    fn logits(&self, inputs: &Inputs) -> Tensor<2> {
+        let (ids, mask, _) = text(inputs);
+        next_token_logits(self.forward(ids, mask))
+    }
 }
 
 fn text(inputs: &Inputs) -> (Tensor<2, Int>, Tensor<2, Int>, i64) {

@@ -84,7 +84,8 @@ pub fn checkpoint_for(name: &str, results_dir: &Path, hub: &hub::Hub) -> Result<
         return Ok(Checkpoint::Dir(dir));
     }
     Err(RunError::msg(format!(
-        "unknown model `{name}`: not a preset (see `cargo xtask models`), not a mini model (mini-vit, mini-encoder), not a checkpoint directory"
+        "unknown model `{name}`: not a preset (see `cargo xtask models`), not a mini model ({}), not a checkpoint directory",
+        crate::pretrain::MINI_MODELS.join(", ")
     )))
 }
 
@@ -108,7 +109,16 @@ pub fn run_cell(cell: &Cell, opts: &RunOptions) -> Result<CellResult, RunError> 
     let ckpt = checkpoint_for(&cell.model, &opts.results_dir, &hub)?;
     let splits = datasets::load(&cell.dataset, &hub)?;
     let data = EncodedData::encode(info, splits, &ckpt, cell.hyper.max_length)?;
-    let head = TaskHead::Classifier(head_outputs(&info.task)?);
+    let head = match info.task {
+        datasets::Task::CausalLm => TaskHead::CausalLm,
+        ref task => TaskHead::Classifier(head_outputs(task)?),
+    };
+    if info.metric == Metric::ExactMatch {
+        return Err(RunError::msg(format!(
+            "{}: exact match needs generation, which the runner does not do yet; perplexity and token accuracy are computed",
+            cell.label()
+        )));
+    }
     let device = opts.device.clone().autodiff();
     let model = load_for_finetuning(&ckpt, head, cell.seed, &device)?;
     let trained = match model {
@@ -116,6 +126,8 @@ pub fn run_cell(cell: &Cell, opts: &RunOptions) -> Result<CellResult, RunError> 
         AnyModel::DebertaClassifier(m) => train(m, cell, info, &data, opts)?,
         AnyModel::LlamaClassifier(m) => train(m, cell, info, &data, opts)?,
         AnyModel::VitClassifier(m) => train(m, cell, info, &data, opts)?,
+        AnyModel::Gpt2Lm(m) => train(m, cell, info, &data, opts)?,
+        AnyModel::LlamaLm(m) => train(m, cell, info, &data, opts)?,
         other => {
             return Err(RunError::msg(format!(
                 "{}: a {} cannot be fine-tuned for {} by the runner",
@@ -173,10 +185,15 @@ struct Progress {
     samples: usize,
 }
 
-/// Mean loss of a batch: cross-entropy for classes, squared error for scores.
+/// Mean loss of a batch: cross-entropy for classes, squared error for scores, cross-entropy
+/// per target token for a causal LM (HF's mean over the tokens whose label is not -100).
 fn batch_loss(logits: Tensor<2>, targets: &Targets) -> Tensor<1> {
     match targets {
         Targets::Classes(t, _) => log_softmax(logits, 1).gather(1, t.clone()).mean().neg(),
+        Targets::Tokens { next, weight, gold } => {
+            let count = gold.iter().filter(|&&g| g != datasets::batch::IGNORE_INDEX).count().max(1);
+            (log_softmax(logits, 1).gather(1, next.clone()) * weight.clone()).sum().div_scalar(count as f64).neg()
+        }
         Targets::Scores(t, _) => {
             let [b, _] = logits.dims();
             (logits.slice([0..b, 0..1]) - t.clone()).powi_scalar(2).mean()
@@ -192,7 +209,9 @@ fn metric_value(metric: Metric, classes: usize, pred: &Predictions) -> f64 {
         Metric::MatthewsCorrelation => metrics::matthews_correlation(&pred.classes, &pred.gold_classes, classes.max(2)),
         Metric::Pearson => metrics::pearson(&pred.scores, &pred.gold_scores),
         Metric::Spearman => metrics::spearman(&pred.scores, &pred.gold_scores),
-        Metric::Perplexity | Metric::ExactMatch | Metric::TokenAccuracy => f64::NAN,
+        Metric::Perplexity => metrics::perplexity(&pred.token_nlls),
+        Metric::TokenAccuracy => metrics::accuracy(&pred.tokens, &pred.gold_tokens),
+        Metric::ExactMatch => f64::NAN,
     }
 }
 
@@ -202,9 +221,14 @@ struct Predictions {
     gold_classes: Vec<usize>,
     scores: Vec<f64>,
     gold_scores: Vec<f64>,
+    /// Causal LM: the negative log-likelihood, argmax and gold of every target token.
+    token_nlls: Vec<f64>,
+    tokens: Vec<usize>,
+    gold_tokens: Vec<usize>,
 }
 
-/// Mean loss and metric of `model` (without autodiff) over a split.
+/// Mean loss and metric of `model` (without autodiff) over a split. The loss is the mean over
+/// examples, or for a causal LM over target tokens (so that its exp is the perplexity).
 fn evaluate<M: FineTune>(model: &M, data: &EncodedData, split: Split, info: &DatasetInfo, opts: &RunOptions) -> (f64, f64) {
     let n = data.len(split);
     let mut loss_sum = 0.0;
@@ -212,10 +236,24 @@ fn evaluate<M: FineTune>(model: &M, data: &EncodedData, split: Split, info: &Dat
     for idx in batch_indices(n, opts.eval_batch_size, 0, 0, false, false) {
         let (inputs, targets) = data.batch(split, &idx, &opts.device);
         let logits = model.logits(&inputs);
+        if let Targets::Tokens { next, gold, .. } = &targets {
+            let nll = log_softmax(logits.clone(), 1).gather(1, next.clone()).neg();
+            let nll: Vec<f32> = nll.into_data().convert::<f32>().try_to_vec().expect("f32 NLL");
+            let argmax: Vec<i64> = logits.argmax(1).into_data().convert::<i64>().try_to_vec().expect("token ids");
+            for ((&g, &l), &a) in gold.iter().zip(&nll).zip(&argmax) {
+                if g != datasets::batch::IGNORE_INDEX {
+                    pred.token_nlls.push(f64::from(l));
+                    pred.tokens.push(a as usize);
+                    pred.gold_tokens.push(g as usize);
+                }
+            }
+            continue;
+        }
         let [b, k] = logits.dims();
         loss_sum += batch_loss(logits.clone(), &targets).into_scalar::<f32>() as f64 * b as f64;
         let values: Vec<f32> = logits.into_data().convert::<f32>().try_to_vec().expect("f32 logits");
         match &targets {
+            Targets::Tokens { .. } => unreachable!("handled above"),
             Targets::Classes(_, gold) => {
                 for row in values.chunks(k) {
                     let best = row.iter().enumerate().fold(0, |bi, (i, v)| if *v > row[bi] { i } else { bi });
@@ -230,7 +268,12 @@ fn evaluate<M: FineTune>(model: &M, data: &EncodedData, split: Split, info: &Dat
         }
     }
     let classes = info.task.num_classes().unwrap_or(0);
-    (loss_sum / n.max(1) as f64, metric_value(info.metric, classes, &pred))
+    let loss = if pred.token_nlls.is_empty() {
+        loss_sum / n.max(1) as f64
+    } else {
+        pred.token_nlls.iter().sum::<f64>() / pred.token_nlls.len() as f64
+    };
+    (loss, metric_value(info.metric, classes, &pred))
 }
 
 fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedData, opts: &RunOptions) -> Result<Trained, RunError> {
@@ -358,4 +401,25 @@ fn restore<M: FineTune>(dir: &Path, mut model: M, opt: &mut AdamW, device: &Devi
     let model = peft_core::load_trainable(&dir.join("trainable.safetensors"), model)?;
     opt.load_state(&dir.join("optimizer.safetensors"), device)?;
     Ok((model, progress))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Int, TensorData};
+
+    /// The causal-LM loss is the mean cross-entropy over the weighted (target) tokens only.
+    #[test]
+    fn causal_lm_loss_is_the_mean_nll_of_target_tokens() {
+        let device = Device::flex();
+        // Three next-token rows over a vocabulary of 3; the last is padding (weight 0).
+        let logits = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 1.0, 2.0, 2.0, 0.0, 0.0, 5.0, -5.0, 0.0], [3, 3]), &device);
+        let next = Tensor::<2, Int>::from_data(TensorData::new(vec![2i64, 0, 0], [3, 1]), &device);
+        let weight = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 1.0, 0.0], [3, 1]), &device);
+        let targets = Targets::Tokens { next, weight, gold: vec![2, 0, datasets::batch::IGNORE_INDEX] };
+        let nll = |row: [f64; 3], k: usize| -(row[k] - row.iter().map(|v| v.exp()).sum::<f64>().ln());
+        let want = (nll([0.0, 1.0, 2.0], 2) + nll([2.0, 0.0, 0.0], 0)) / 2.0;
+        let got = batch_loss(logits, &targets).into_scalar::<f32>() as f64;
+        assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+    }
 }

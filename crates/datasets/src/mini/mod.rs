@@ -11,12 +11,14 @@
 //! | `mini-question-type` | TREC-50 | question, 14 classes | 2,800 / 350 / 350 |
 //! | `mini-sentiment` | SST-2 | sentence, 2 classes (negation, contrast) | 2,000 / 250 / 250 |
 //! | `mini-similarity` | STS-B | sentence pair, score 0–5 (Pearson) | 2,000 / 250 / 250 |
+//! | `mini-data-to-text` | E2E | meaning representation → sentence (causal LM, perplexity) | 2,000 / 250 / 250 |
 //! | `mini-corpus` | pretraining text | sentences for MLM / causal LM | 20,000 / 1,000 / 1,000 |
 //!
 //! The word-level tokenizer over all of it is [`tokenizer::build`] (a Hugging Face
 //! `tokenizer.json`, WordLevel model).
 
 pub mod corpus;
+pub mod data_to_text;
 pub mod digits;
 pub mod lexicon;
 pub mod text;
@@ -40,6 +42,7 @@ pub fn generate(name: &str) -> Option<Splits<Example>> {
         "mini-question-type" => text::question_type(),
         "mini-similarity" => text::similarity(),
         "mini-sentiment" => text::sentiment(),
+        "mini-data-to-text" => data_to_text::load(),
         "mini-corpus" => corpus::load(),
         _ => return None,
     })

@@ -122,7 +122,7 @@ fn input_key(input: &Input) -> String {
 
 /// Draws examples `make(g, i)` (i = the index of the example being made) until `sizes`
 /// unique inputs exist, then cuts train / validation / test in order.
-fn generate(name: &str, sizes: SplitSizes, mut make: impl FnMut(&mut SplitMix64, usize) -> (Input, Label)) -> Splits<Example> {
+pub(crate) fn generate(name: &str, sizes: SplitSizes, mut make: impl FnMut(&mut SplitMix64, usize) -> (Input, Label)) -> Splits<Example> {
     let total = sizes.train + sizes.validation + sizes.test;
     let mut g = SplitMix64::for_stream(name, MINI_SEED);
     let mut seen = HashSet::new();

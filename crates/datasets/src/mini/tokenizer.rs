@@ -33,7 +33,7 @@ pub fn words() -> BTreeSet<String> {
     for s in corpus.train.iter().chain(&corpus.validation).chain(&corpus.test) {
         add(s);
     }
-    for splits in [super::text::paraphrase(), super::text::acceptability(), super::text::question_type(), super::text::similarity(), super::text::sentiment()] {
+    for splits in [super::text::paraphrase(), super::text::acceptability(), super::text::question_type(), super::text::similarity(), super::text::sentiment(), super::data_to_text::load()] {
         for e in splits.train.iter().chain(&splits.validation).chain(&splits.test) {
             match &e.input {
                 Input::Text(t) => add(t),
