@@ -2,7 +2,8 @@ use anyhow::Result;
 use models::presets::PAPER_PRESETS;
 use serde_json::json;
 
-/// Classes of the head each preset gets in the paper's runs (for the parameter count).
+/// Classes of the head each preset gets in the paper's runs (for the parameter count; the mini
+/// classifiers are counted with 2).
 fn paper_labels(name: &str) -> usize {
     match name {
         "vit-tiny" | "vit-base" => 10, // CIFAR-10
@@ -13,7 +14,7 @@ fn paper_labels(name: &str) -> usize {
 }
 
 pub fn run(as_json: bool) -> Result<()> {
-    let rows: Vec<_> = PAPER_PRESETS
+    let mut rows: Vec<_> = PAPER_PRESETS
         .iter()
         .map(|p| {
             let labels = paper_labels(p.name);
@@ -33,6 +34,25 @@ pub fn run(as_json: bool) -> Result<()> {
             })
         })
         .collect();
+    // The mini suite's models: pretrained by `cargo xtask pretrain mini`, not downloaded.
+    for &name in runner::pretrain::MINI_MODELS {
+        let (arch, task) = runner::pretrain::mini_arch(name).expect("every mini model has an architecture");
+        let labels = if task == "causal-lm" { 0 } else { 2 };
+        let (base, head) = arch.param_counts(labels, task);
+        rows.push(json!({
+            "name": name,
+            "hub_id": format!("(pretrained here: results/models/{name})"),
+            "revision": null,
+            "task": task,
+            "head_classes": labels,
+            "params_base": base,
+            "params_head": head,
+            "params_total": base + head,
+            "f32_weight_bytes": 4 * (base + head),
+            "gated": false,
+            "arch": arch,
+        }));
+    }
     if as_json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
@@ -49,6 +69,5 @@ pub fn run(as_json: bool) -> Result<()> {
             if r["gated"].as_bool().unwrap() { "HF_TOKEN" } else { "" },
         );
     }
-    println!("(mini-suite models: not yet available; see the runner issue)");
     Ok(())
 }

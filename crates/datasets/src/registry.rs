@@ -160,7 +160,7 @@ mod tests {
             paper,
             ["OfficeHome", "CIFAR-10", "MRPC", "CoLA", "STS-B", "RTE", "TREC-50", "PAWS", "E2E", "DJANGO", "OpenBookQA", "FOLIO", "LogiQA 2.0", "CLUTRR"]
         );
-        assert_eq!(all.iter().filter(|i| i.suite == Suite::Mini).count(), 6);
+        assert_eq!(all.iter().filter(|i| i.suite == Suite::Mini).count(), 8);
         let mut names: Vec<_> = all.iter().map(|i| i.name).collect();
         names.sort();
         names.dedup();

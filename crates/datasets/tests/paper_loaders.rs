@@ -2,11 +2,14 @@
 //! repository (made by `tests/fixtures/make_fixtures.py`), copied into a temporary hf-hub
 //! cache: the real loading path (hub → polars → examples → split protocol) is what runs.
 
-use std::path::Path;
 
 use datasets::{Example, Input, Label, SplitSizes, Task};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/hub");
+// The manifest directory at run time (cargo sets it for tests): a test binary reused from another
+// checkout that shares the target directory must still find this checkout's files.
+fn fixtures() -> std::path::PathBuf {
+    std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())).join("tests/fixtures/hub")
+}
 
 /// A temporary offline hub whose cache holds fixture directory `dir` as `repo@revision`.
 fn hub_with(repos: &[(&str, &str, &str)]) -> (tempfile::TempDir, hub::Hub) {
@@ -14,7 +17,7 @@ fn hub_with(repos: &[(&str, &str, &str)]) -> (tempfile::TempDir, hub::Hub) {
     let hub = hub::Hub::offline_at(tmp.path().join("hub"));
     for (dir, repo, revision) in repos {
         let r = hub::HubRepo::dataset(repo).at(revision);
-        hub.import_dir(&r, &Path::new(FIXTURES).join(dir), "0000000000000000000000000000000000000000").unwrap();
+        hub.import_dir(&r, &fixtures().join(dir), "0000000000000000000000000000000000000000").unwrap();
     }
     (tmp, hub)
 }

@@ -2,7 +2,6 @@
 //! become adapted layers, everything else but the head is frozen, the function at init is the
 //! base model's, and an optimizer step moves only the adapters and the head.
 
-use std::path::Path;
 
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -11,7 +10,7 @@ use models::auto::{AnyModel, load};
 use peft_core::{AdamW, AdamWConfig, AdapterConfig, ParamGroupKind, ParamGroups, TargetModules};
 
 fn roberta(device: &Device) -> models::bert::BertForSequenceClassification {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/roberta");
+    let dir = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())).join("tests/fixtures/roberta");
     match load(&Checkpoint::Dir(dir), device).unwrap() {
         AnyModel::BertClassifier(m) => m,
         other => panic!("{other:?}"),

@@ -16,7 +16,11 @@ use common::{Reference, assert_tokenizer_parity, fixtures};
 
 /// The fixture `family` imported into a fresh offline hub cache, as `fixtures/<family>`.
 fn checkpoint(family: &str) -> (Checkpoint, PathBuf) {
-    let cache = std::env::temp_dir().join(format!("models-parity-{}-{family}", std::process::id()));
+    // One cache per call: tests run in parallel, and two of them may load the same family (a
+    // re-import under another test's memory map would pull the file from under it).
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let cache = std::env::temp_dir().join(format!("models-parity-{}-{family}-{call}", std::process::id()));
     let hub = Hub::offline_at(&cache);
     let repo = HubRepo::model(&format!("fixtures/{family}"));
     hub.import_dir(&repo, &fixtures().join(family), "0000000000000000000000000000000000000000").unwrap();

@@ -94,11 +94,13 @@ impl AdamW {
         mut grads: Gradients,
     ) -> Result<(M, StepReport), PeftError> {
         // Collect the gradients of the trainable parameters, flattened.
-        let mut collector = GradCollector { groups: &self.groups, grads: &mut grads, out: HashMap::new() };
+        let mut collector = GradCollector { groups: &self.groups, grads: &mut grads, out: HashMap::new(), order: Vec::new() };
         model.visit(&mut collector);
-        let mut flat = collector.out;
+        let (mut flat, order) = (collector.out, collector.order);
 
-        let grad_norm = global_norm(flat.values());
+        // Summed in the module's order, not the map's (random per map): the same model and
+        // gradients give the same norm bit for bit, so clipping, and the run, repeat exactly.
+        let grad_norm = global_norm(order.iter().map(|id| &flat[id]));
         if !grad_norm.is_finite() {
             return Err(PeftError::NonFiniteGradient(grad_norm));
         }
@@ -216,6 +218,8 @@ struct GradCollector<'a> {
     groups: &'a ParamGroups,
     grads: &'a mut Gradients,
     out: HashMap<ParamId, Tensor<1>>,
+    /// The parameters of `out` in the order the module visits them.
+    order: Vec<ParamId>,
 }
 
 impl burn::module::ModuleVisitor for GradCollector<'_> {
@@ -226,6 +230,7 @@ impl burn::module::ModuleVisitor for GradCollector<'_> {
         if let Some(g) = param.val().grad_remove(self.grads) {
             let n = g.shape().num_elements();
             self.out.insert(param.id, g.reshape([n]));
+            self.order.push(param.id);
         }
     }
 }

@@ -129,3 +129,31 @@ fn optimizer_state_round_trips_for_an_exact_resume() {
     assert_eq!(values(&a.head.val()), values(&b.head.val()));
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[derive(Module, Debug)]
+struct Three {
+    big: Param<Tensor<1>>,
+    a: Param<Tensor<1>>,
+    b: Param<Tensor<1>>,
+}
+
+/// The global norm is summed in the module's order, so every optimizer over the same model and
+/// gradients reports the same norm to the last bit (it used to follow a hash map's order, which
+/// differs per map: FFT runs then drifted apart by 5e-4 in an epoch through the clipping).
+/// In f32, (1e8 + 3) + 3 = 1e8 but (3 + 3) + 1e8 = 1e8 + 8: only the module order gives 10⁴.
+#[test]
+fn the_global_norm_is_summed_in_module_order() {
+    let d = device();
+    let s3 = 3f32.sqrt();
+    for _ in 0..20 {
+        let m = Three {
+            big: Param::from_tensor(tensor(vec![0.0], [1], &d)),
+            a: Param::from_tensor(tensor(vec![0.0], [1], &d)),
+            b: Param::from_tensor(tensor(vec![0.0], [1], &d)),
+        };
+        let mut opt = AdamW::new(AdamWConfig::default(), ParamGroups::from_module(&m, &[]));
+        let l = (m.big.val() * tensor(vec![1e4], [1], &d)).sum() + (m.a.val() * tensor(vec![s3], [1], &d)).sum() + (m.b.val() * tensor(vec![s3], [1], &d)).sum();
+        let (_, report) = opt.step(1e-3, m, l.backward()).unwrap();
+        assert_eq!(report.grad_norm, 10_000.0, "summed out of the module's order");
+    }
+}

@@ -8,7 +8,7 @@ use common::{close, num, read_csv, row};
 fn built() -> (tempfile::TempDir, Vec<std::path::PathBuf>) {
     let dir = tempfile::tempdir().unwrap();
     common::write_ledger(dir.path());
-    let paper = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/paper-tables");
+    let paper = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())).join("../../experiments/paper-tables");
     let written = report::build_site(dir.path(), &paper).unwrap();
     (dir, written)
 }

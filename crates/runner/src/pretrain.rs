@@ -106,6 +106,22 @@ pub fn mini_cell_fingerprint(model: &str, dataset: &str) -> Option<String> {
     Some(datasets::mini::hex_sha256(format!("{}{data}", crate::ledger::config_hash(&config)).as_bytes()))
 }
 
+/// The architecture numbers of a mini model (as `config.json` will hold them) and its task, for
+/// `cargo xtask models` beside the paper's presets.
+pub fn mini_arch(model: &str) -> Option<(models::presets::Arch, &'static str)> {
+    use models::presets::Arch;
+    let c = PretrainConfig::default_for(model)?;
+    let vocab = datasets::mini::tokenizer::build().get_vocab_size(true);
+    Some(match model {
+        "mini-encoder" => (
+            Arch::Encoder { vocab, hidden: c.hidden, layers: c.layers, intermediate: c.intermediate, positions: 64, type_vocab: 2, roberta: false },
+            "sequence-classification",
+        ),
+        "mini-decoder" => (Arch::Gpt2 { vocab, hidden: c.hidden, layers: c.layers, positions: 64 }, "causal-lm"),
+        _ => (Arch::Vit { hidden: c.hidden, layers: c.layers, intermediate: c.intermediate, image: VIT_SIZE, patch: 2 }, "image-classification"),
+    })
+}
+
 /// What `pretrain.json` holds.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PretrainRecord {
@@ -561,4 +577,38 @@ fn pretrain_vit(dir: &Path, c: &PretrainConfig, device: &Device, progress: Optio
     let pp = dir.join("preprocessor_config.json");
     std::fs::write(&pp, serde_json::to_string_pretty(&preprocessor_config()).expect("JSON")).map_err(|e| RunError::msg(format!("{}: {e}", pp.display())))?;
     Ok((curve, right as f64 / val.len().max(1) as f64, parameters))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The counts `cargo xtask models` prints for the mini models are those of the models the
+    /// pretraining builds from the same configuration (backbone + a 2-class head; GPT-2 tied).
+    #[test]
+    fn mini_arch_counts_match_the_built_models() {
+        let device = Device::flex();
+        let vocab = datasets::mini::tokenizer::build().get_vocab_size(true);
+        let w = || Weights::random_init(0, 0.02);
+        for model in MINI_MODELS {
+            let c = PretrainConfig::default_for(model).unwrap();
+            let (arch, task) = mini_arch(model).unwrap();
+            let (base, head) = arch.param_counts(2, task);
+            let built = match *model {
+                "mini-encoder" => {
+                    let cfg: BertConfig = serde_json::from_value(encoder_config(vocab, &c)).unwrap();
+                    models::bert::BertForSequenceClassification::load(&w(), &cfg, 2, &device).unwrap().num_params()
+                }
+                "mini-decoder" => {
+                    let cfg: Gpt2Config = serde_json::from_value(decoder_config(vocab, &c)).unwrap();
+                    Gpt2LmHeadModel::load(&w(), &cfg, &device).unwrap().num_params()
+                }
+                _ => {
+                    let cfg: VitConfig = serde_json::from_value(vit_config(&c)).unwrap();
+                    VitForImageClassification::load(&w(), &cfg, 2, &device).unwrap().num_params()
+                }
+            };
+            assert_eq!(base + head, built, "{model}");
+        }
+    }
 }

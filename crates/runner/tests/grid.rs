@@ -6,7 +6,7 @@ use runner::experiment::{Experiment, Filter, TABLE2_COLUMNS};
 use runner::schedule::ScheduleKind;
 
 fn repo(path: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
+    std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())).join("../..").join(path)
 }
 
 #[test]

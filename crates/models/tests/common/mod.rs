@@ -2,14 +2,14 @@
 //! reference outputs recorded beside them.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use models::Checkpoint;
 use safetensors::SafeTensors;
 
 pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())).join("tests/fixtures")
 }
 
 /// transformers' outputs for one fixture: `reference.safetensors` and `reference.json`.
