@@ -1,6 +1,8 @@
-//! The ablations of Tables 8–12, from the `ablate-*` experiments: for each (model, data set,
+//! The ablations of Tables 8–13, from the `ablate-*` experiments: for each (model, data set,
 //! method), the mean reported value over seeds on a grid of rank (rows) × the varied
-//! hyper-parameter (columns: learning rate, α, chain-reset frequency; or rank itself).
+//! hyper-parameter (columns: learning rate, α, chain-reset frequency; or rank itself), with the
+//! paper's value beside ours where its table has the same model, data set, method, metric, rank
+//! and swept value.
 
 use serde::Serialize;
 
@@ -8,6 +10,7 @@ use runner::cell::{CellResult, Hyper};
 
 use crate::html::{csv_field, escape};
 use crate::pages::{method_order, paper_name};
+use crate::paper::PaperTables;
 use crate::plot::{self, Series};
 use crate::table::mean_std;
 
@@ -57,8 +60,31 @@ impl Axis {
             Axis::LearningRate => "Tables 8–9 (learning rate × rank)",
             Axis::Rank => "rank",
             Axis::Alpha => "Tables 10–11 (α × rank)",
-            Axis::ChainReset => "Table 12 (chain-reset frequency × rank)",
+            Axis::ChainReset => "Tables 12–13 (chain-reset frequency × rank)",
         }
+    }
+
+    /// Where a cell sits in the paper's tables for this axis: the tables (DeBERTa v3, ViT-Tiny)
+    /// and the key columns, rank and the swept value (α as a multiple of the rank, as the paper
+    /// gives it). The learning-rate and chain-reset tables use α = 2r (Table 7), so a cell with
+    /// another α has no paper value there; the paper has no rank-only table, nor a "never" reset.
+    fn paper_key(self, h: &Hyper) -> Option<(&'static [&'static str], [(&'static str, f64); 2])> {
+        let r = h.rank as f64;
+        let alpha_2r = h.alpha == 2.0 * r;
+        match self {
+            Axis::LearningRate if alpha_2r => Some((&["8", "9"][..], [("rank", r), ("lr", h.lr)])),
+            Axis::Alpha => Some((&["10", "11"][..], [("rank", r), ("alpha_over_r", h.alpha / r)])),
+            Axis::ChainReset if alpha_2r => {
+                h.chain_reset_every_epochs.map(|k| (&["12", "13"][..], [("rank", r), ("reset_every_epochs", k as f64)]))
+            }
+            _ => None,
+        }
+    }
+
+    /// The paper's value for a cell of this axis with metric `metric`.
+    fn paper_value(self, paper: &PaperTables, c: &CellResult, metric: &str) -> Option<f64> {
+        let (tables, at) = self.paper_key(&c.cell.hyper)?;
+        tables.iter().find_map(|t| paper.get_at(t, &c.cell.model, &c.cell.dataset, metric, &c.cell.method, &at))
     }
 
     /// Sort key and label of a cell's value on this axis.
@@ -90,6 +116,8 @@ pub struct Point {
     /// Seeds without a value (no finished epoch).
     pub without_value: usize,
     pub diverged: usize,
+    /// The paper's value at this point (paper suite only).
+    pub paper: Option<f64>,
 }
 
 /// One (model, data set, method) grid.
@@ -124,7 +152,9 @@ fn distinct_sorted(cells: &[&CellResult], key: impl Fn(&CellResult) -> (f64, Str
     v.into_iter().map(|(_, l)| l).collect()
 }
 
-pub fn build(suite: &str, experiment: &str, cells: &[CellResult]) -> Ablation {
+/// The grids of one ablation experiment; `paper` (the paper suite's) puts the paper's values
+/// beside ours.
+pub fn build(suite: &str, experiment: &str, cells: &[CellResult], paper: Option<&PaperTables>) -> Ablation {
     let axis = Axis::of(experiment, cells);
     let mut keys: Vec<(String, String)> = cells.iter().map(|c| (c.cell.model.clone(), c.cell.dataset.clone())).collect();
     keys.sort();
@@ -156,6 +186,7 @@ pub fn build(suite: &str, experiment: &str, cells: &[CellResult]) -> Ablation {
                                 seeds: values.len(),
                                 without_value: at.len() - values.len(),
                                 diverged: at.iter().filter(|c| matches!(c.outcome, runner::cell::Outcome::Diverged { .. })).count(),
+                                paper: paper.and_then(|p| axis.paper_value(p, at[0], &at[0].metric)),
                             })
                         })
                         .collect()
@@ -211,6 +242,9 @@ impl Ablation {
                                 (Some(m), Some(sd)) => format!("{m:.2} ± {sd:.2}"),
                                 _ => "no value".into(),
                             };
+                            if let Some(v) = p.paper {
+                                cell.push_str(&format!("<br><span class=\"paper\">paper {v:.2}</span>"));
+                            }
                             if p.diverged > 0 || p.without_value > 0 {
                                 cell.push_str(&format!(
                                     "<br><span class=\"diverged\">⚠ {} diverged, {} without a value</span>",
@@ -262,6 +296,7 @@ impl Ablation {
                         p.seeds.to_string(),
                         p.without_value.to_string(),
                         p.diverged.to_string(),
+                        opt(p.paper),
                     ];
                     s.push_str(&fields.join(","));
                     s.push('\n');
@@ -272,4 +307,4 @@ impl Ablation {
     }
 }
 
-pub const ABLATION_CSV_HEADER: &str = "suite,experiment,model,dataset,metric,method,rank,axis,value,mean,std,seeds,without_value,diverged\n";
+pub const ABLATION_CSV_HEADER: &str = "suite,experiment,model,dataset,metric,method,rank,axis,value,mean,std,seeds,without_value,diverged,paper\n";

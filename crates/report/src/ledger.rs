@@ -14,7 +14,7 @@ pub struct Experiment {
     /// `paper`, `mini`, …
     pub suite: String,
     /// `main` (Tables 2, 3, 6, 15–18) or `ablate-lr`, `ablate-rank`, `ablate-alpha`,
-    /// `ablate-chain` (Tables 8–12).
+    /// `ablate-chain` (Tables 8–13).
     pub experiment: String,
     pub cells: Vec<CellResult>,
 }

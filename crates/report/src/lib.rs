@@ -9,7 +9,7 @@
 //! - [`table`]: the table model (aggregation over seeds, ranks, drops, ratios) and [`html`] its
 //!   rendering; [`plot`]: SVG plots through plotters.
 //! - [`ledger`] reads the cells, [`paper`] the published numbers; [`pages`] builds Tables 2,
-//!   3/16, 17, 6 and 15, [`ablation`] Tables 8–12, [`bench`] the step-benchmark page;
+//!   3/16, 17, 6 and 15, [`ablation`] Tables 8–13, [`bench`] the step-benchmark page;
 //!   [`site::build_site`] writes everything (`cargo xtask report`).
 //!
 //! It must never train or read checkpoints: its input is the ledger, the paper's tables and

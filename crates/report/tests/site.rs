@@ -159,6 +159,47 @@ fn ablation_bench_and_index_pages() {
     }
 }
 
+/// Paper-suite ablation cells get the paper's number of Tables 8–13 where the paper has the
+/// same model, data set, method, metric, rank and swept value; the mini suite gets none.
+#[test]
+fn ablation_page_shows_the_papers_value_beside_ours() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_ledger(dir.path());
+    common::write_paper_ablations(dir.path());
+    let paper = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())).join("../../experiments/paper-tables");
+    report::build_site(dir.path(), &paper).unwrap();
+    let rows = read_csv(&dir.path().join("ablations.csv"));
+    let at = |experiment: &str, dataset: &str, rank: &str, value: &str| {
+        row(&rows, &[("suite", "paper"), ("experiment", experiment), ("dataset", dataset), ("rank", rank), ("value", value)]).clone()
+    };
+    // Table 8, DeBERTa v3 LoRA MRPC rank 4: 85.6 at 1e-4, 87.9 at 1e-3.5; nothing at 2e-4.
+    let r = at("ablate-lr", "mrpc", "4", "1e-4");
+    assert!(close(num(&r, "mean"), 85.0) && close(num(&r, "paper"), 85.6), "{r:?}");
+    assert!(close(num(&at("ablate-lr", "mrpc", "4", "3.1622776601683794e-4"), "paper"), 87.9));
+    assert_eq!(at("ablate-lr", "mrpc", "4", "2e-4")["paper"], "");
+    assert_eq!(at("ablate-lr", "mrpc", "4", "1e-3")["paper"], "", "the paper's 1e-3 value is at α = 2r, this cell's α = r");
+    // Table 11, ViT-Tiny LoRA CIFAR-10 rank 8: 95.8 at α = 2r = 16; no 4r column.
+    assert!(close(num(&at("ablate-alpha", "cifar10", "8", "16"), "paper"), 95.8));
+    assert_eq!(at("ablate-alpha", "cifar10", "8", "32")["paper"], "");
+    // Table 12, DeBERTa v3 MRPC CoLA rank 4, reset every epoch: 88.0; none every 3 epochs; the
+    // paper's CoLA (data set) rows are accuracy, our cell is MCC: none.
+    let r = at("ablate-chain", "mrpc", "4", "1");
+    assert!(close(num(&r, "mean"), 87.0) && close(num(&r, "paper"), 88.0), "{r:?}");
+    assert_eq!(at("ablate-chain", "mrpc", "4", "3")["paper"], "");
+    assert_eq!(at("ablate-chain", "cola", "4", "1")["paper"], "");
+    // The mini suite: no paper values.
+    assert!(rows.iter().filter(|r| r["suite"] == "mini").all(|r| r["paper"].is_empty()), "{rows:?}");
+    let html = read(&dir, "ablations.html");
+    assert!(html.contains("<td title=\"1 seed(s)\">85.00 ± 0.00<br><span class=\"paper\">paper 85.60</span></td>"), "{html}");
+    assert!(html.contains("87.00 ± 0.00<br><span class=\"paper\">paper 88.00</span></td>"), "{html}");
+    assert!(html.contains("95.00 ± 0.00<br><span class=\"paper\">paper 95.80</span></td>"), "{html}");
+    assert!(html.contains("Tables 12–13 (chain-reset frequency × rank)"));
+    assert_eq!(html.matches("class=\"paper\">paper ").count(), 4, "{html}");
+    let json: serde_json::Value = serde_json::from_str(&read(&dir, "ablations.json")).unwrap();
+    let paper_lr = json.as_array().unwrap().iter().find(|a| a["suite"] == "paper" && a["experiment"] == "ablate-lr").unwrap();
+    assert_eq!(paper_lr["grids"][0]["points"][0][0]["paper"], 85.6, "{paper_lr}");
+}
+
 /// An outdated cell (same model, data set, method and seed, finished earlier) is left out of
 /// the tables and listed on the index; its file stays.
 #[test]
