@@ -113,12 +113,6 @@ pub fn run_cell(cell: &Cell, opts: &RunOptions) -> Result<CellResult, RunError> 
         datasets::Task::CausalLm => TaskHead::CausalLm,
         ref task => TaskHead::Classifier(head_outputs(task)?),
     };
-    if info.metric == Metric::ExactMatch {
-        return Err(RunError::msg(format!(
-            "{}: exact match needs generation, which the runner does not do yet; perplexity and token accuracy are computed",
-            cell.label()
-        )));
-    }
     let device = opts.device.clone().autodiff();
     let model = load_for_finetuning(&ckpt, head, cell.seed, &device)?;
     let trained = match model {
@@ -211,8 +205,20 @@ fn metric_value(metric: Metric, classes: usize, pred: &Predictions) -> f64 {
         Metric::Spearman => metrics::spearman(&pred.scores, &pred.gold_scores),
         Metric::Perplexity => metrics::perplexity(&pred.token_nlls),
         Metric::TokenAccuracy => metrics::accuracy(&pred.tokens, &pred.gold_tokens),
-        Metric::ExactMatch => f64::NAN,
+        Metric::ExactMatch => pred.exact.iter().filter(|&&e| e).count() as f64 / pred.exact.len().max(1) as f64,
     }
+}
+
+/// Per row of a causal-LM batch (`row_len` next-token positions each): whether greedy decoding
+/// from the prompt reproduces the target exactly (through its end-of-sequence token). That holds
+/// exactly when every target token is the argmax given the reference prefix — while greedy
+/// decoding has matched so far, its context *is* the reference prefix — so it is read off the
+/// teacher-forced argmaxes, without a decoding loop.
+fn exact_rows(gold: &[i64], argmax: &[i64], row_len: usize) -> Vec<bool> {
+    gold.chunks(row_len)
+        .zip(argmax.chunks(row_len))
+        .map(|(g, a)| g.iter().zip(a).all(|(&g, &a)| g == datasets::batch::IGNORE_INDEX || g == a))
+        .collect()
 }
 
 #[derive(Default)]
@@ -221,10 +227,12 @@ struct Predictions {
     gold_classes: Vec<usize>,
     scores: Vec<f64>,
     gold_scores: Vec<f64>,
-    /// Causal LM: the negative log-likelihood, argmax and gold of every target token.
+    /// Causal LM: the negative log-likelihood, argmax and gold of every target token, and
+    /// whether each example is reproduced exactly by greedy decoding.
     token_nlls: Vec<f64>,
     tokens: Vec<usize>,
     gold_tokens: Vec<usize>,
+    exact: Vec<bool>,
 }
 
 /// Mean loss and metric of `model` (without autodiff) over a split. The loss is the mean over
@@ -247,6 +255,7 @@ fn evaluate<M: FineTune>(model: &M, data: &EncodedData, split: Split, info: &Dat
                     pred.gold_tokens.push(g as usize);
                 }
             }
+            pred.exact.extend(exact_rows(gold, &argmax, gold.len() / idx.len()));
             continue;
         }
         let [b, k] = logits.dims();
@@ -421,5 +430,17 @@ mod tests {
         let want = (nll([0.0, 1.0, 2.0], 2) + nll([2.0, 0.0, 0.0], 0)) / 2.0;
         let got = batch_loss(logits, &targets).into_scalar::<f32>() as f64;
         assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+    }
+
+    /// An example is an exact match when every scored position's argmax is its gold token;
+    /// unscored positions (prompt, padding) do not count.
+    #[test]
+    fn exact_match_needs_every_target_token() {
+        let i = datasets::batch::IGNORE_INDEX;
+        let gold = [i, 7, 8, 6, /* row 2 */ i, i, 9, 6, /* row 3 */ i, 5, 6, i];
+        let argmax = [3, 7, 8, 6, /* */ 1, 2, 9, 5, /* */ 0, 5, 6, 4];
+        assert_eq!(exact_rows(&gold, &argmax, 4), vec![true, false, true]);
+        let pred = Predictions { exact: exact_rows(&gold, &argmax, 4), ..Predictions::default() };
+        assert!((metric_value(Metric::ExactMatch, 0, &pred) - 2.0 / 3.0).abs() < 1e-12);
     }
 }
