@@ -393,7 +393,7 @@ fn run_children(todo: &[Cell], ledger: &Ledger, experiment: &str, jobs: usize, a
                 if out.status.success() {
                     let r: CellResult = ledger.read(&cell.hash())?;
                     let e = peak_by_model.entry(cell.model.clone()).or_default();
-                    *e = (*e).max(r.cost.peak_rss_bytes);
+                    *e = (*e).max(r.cost.peak_rss_bytes); // host memory: what the next child needs
                     let said = String::from_utf8_lossy(&out.stdout);
                     let line = if said.contains("finished meanwhile") { finished_meanwhile(cell) } else { summary(&r) };
                     bar.suspend(|| println!("{line}"));

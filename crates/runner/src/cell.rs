@@ -103,8 +103,22 @@ pub struct Cost {
     /// Peak resident memory of the process that ran the cell (VmHWM; on CPU this is the
     /// tensors' memory plus the program's).
     pub peak_rss_bytes: u64,
+    /// On an accelerator (wgpu, CUDA): the most the backend's allocator held on the device
+    /// (`bytes_reserved` of burn's memory pools, sampled after every training step and
+    /// evaluation; the pools keep their pages, so this is their high-water mark). `None` where
+    /// the backend reports no pools (Flex: the process's RSS above is the figure there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_peak_bytes: Option<u64>,
     /// "cpu", "wgpu", "cuda".
     pub device: String,
+}
+
+impl Cost {
+    /// The peak memory to compare methods by: the device allocator's where there is one,
+    /// else the process's resident memory.
+    pub fn peak_memory_bytes(&self) -> u64 {
+        self.device_peak_bytes.unwrap_or(self.peak_rss_bytes)
+    }
 }
 
 /// What the ledger keeps for a finished cell.

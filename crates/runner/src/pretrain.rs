@@ -172,6 +172,13 @@ pub fn pretrain(results_dir: &Path, config: &PretrainConfig, device: &Device, pr
     Ok(record)
 }
 
+/// The indices 0..n shuffled by `g` and cut into batches (one epoch's order).
+fn shuffled_batches(n: usize, batch: usize, g: &mut SplitMix64) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..n).collect();
+    g.shuffle(&mut order);
+    order.chunks(batch).map(<[usize]>::to_vec).collect()
+}
+
 /// A plain training loop over pre-made batches: AdamW, linear warm-up (5 %) and decay, global
 /// norm clipped to 1. `loss` returns the batch loss; `epoch_batches(epoch)` the batches.
 fn fit<M: Module, B>(
@@ -445,16 +452,11 @@ fn pretrain_decoder(dir: &Path, c: &PretrainConfig, device: &Device, progress: O
     let parameters = model.num_params();
     let mut g = SplitMix64::for_stream("mini-decoder/causal-lm", c.seed);
     let steps = train.len().div_ceil(c.batch_size);
-    let batches = |g: &mut SplitMix64| -> Vec<Vec<usize>> {
-        let mut order: Vec<usize> = (0..train.len()).collect();
-        g.shuffle(&mut order);
-        order.chunks(c.batch_size).map(<[usize]>::to_vec).collect()
-    };
     let loss = |m: &Gpt2LmHeadModel, idx: &Vec<usize>| {
         let rows: Vec<&Vec<u32>> = idx.iter().map(|&i| &train[i]).collect();
         causal_lm_loss(m, &rows, &ad).0
     };
-    let (model, curve) = fit(model, c, steps, |_| batches(&mut g), loss, progress)?;
+    let (model, curve) = fit(model, c, steps, |_| shuffled_batches(train.len(), c.batch_size, &mut g), loss, progress)?;
     let valid = model.valid();
     let (mut right, mut total) = (0, 0);
     for chunk in val.chunks(128) {
@@ -552,17 +554,12 @@ fn pretrain_vit(dir: &Path, c: &PretrainConfig, device: &Device, progress: Optio
     let parameters = model.num_params();
     let mut g = SplitMix64::for_stream("mini-vit/rotation", c.seed);
     let steps = train.len().div_ceil(c.batch_size);
-    let batches = |g: &mut SplitMix64| -> Vec<Vec<usize>> {
-        let mut order: Vec<usize> = (0..train.len()).collect();
-        g.shuffle(&mut order);
-        order.chunks(c.batch_size).map(<[usize]>::to_vec).collect()
-    };
     let loss = |m: &VitForImageClassification, idx: &Vec<usize>| {
         let items: Vec<&(Vec<f32>, usize)> = idx.iter().map(|&i| &train[i]).collect();
         let (x, y) = pixel_batch(&items, &ad);
         log_softmax(m.forward(x), 1).gather(1, y).mean().neg()
     };
-    let (model, curve) = fit(model, c, steps, |_| batches(&mut g), loss, progress)?;
+    let (model, curve) = fit(model, c, steps, |_| shuffled_batches(train.len(), c.batch_size, &mut g), loss, progress)?;
     let valid = model.valid();
     let mut right = 0;
     for chunk in val.chunks(256) {

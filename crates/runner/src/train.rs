@@ -146,6 +146,7 @@ pub fn run_cell(cell: &Cell, opts: &RunOptions) -> Result<CellResult, RunError> 
             wall_s: start.elapsed().as_secs_f64(),
             train_s: trained.train_s,
             peak_rss_bytes: peak_rss_bytes(),
+            device_peak_bytes: trained.device_peak_bytes,
             device: opts.device_name.clone(),
         },
         finished_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
@@ -168,6 +169,14 @@ struct Trained {
     params: ParamCounts,
     train_s: f64,
     samples: usize,
+    device_peak_bytes: Option<u64>,
+}
+
+/// Raises `peak` to what the device's allocator holds now, where it reports its pools.
+fn sample_device_memory(device: &Device, peak: &mut Option<u64>) {
+    if let Some(usage) = device.memory_pool_usage() {
+        *peak = Some(peak.unwrap_or(0).max(usage.bytes_reserved));
+    }
 }
 
 /// What a partial checkpoint holds besides the tensors.
@@ -326,6 +335,7 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
 
     let bar = opts.progress.as_ref();
     let mut outcome = Outcome::Finished;
+    let mut device_peak_bytes = None;
     'epochs: for epoch in progress.epochs.len() + 1..=h.epochs {
         let epoch_start = Instant::now();
         if let Some(b) = bar {
@@ -352,6 +362,7 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
                 }
                 Err(e) => return Err(e.into()),
             }
+            sample_device_memory(&opts.device, &mut device_peak_bytes);
             loss_sum += value * idx.len() as f64;
             progress.samples += idx.len();
             if let Some(b) = bar {
@@ -363,6 +374,7 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
         let (val_loss, val_metric) = evaluate(&valid, data, Split::Validation, info, opts);
         let (test_loss, test_metric) = evaluate(&valid, data, Split::Test, info, opts);
         drop(valid);
+        sample_device_memory(&opts.device, &mut device_peak_bytes);
         progress.epochs.push(EpochRecord { epoch, train_loss: loss_sum / n_train as f64, val_loss, val_metric, test_loss, test_metric });
         // A chain reset between epochs: merge, next chain, forget the reset factors' moments.
         if let Some(k) = h.chain_reset_every_epochs
@@ -381,7 +393,7 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
     if partial.exists() {
         std::fs::remove_dir_all(&partial).map_err(|e| RunError::msg(format!("{}: {e}", partial.display())))?;
     }
-    Ok(Trained { epochs: progress.epochs, outcome, params, train_s: progress.train_s, samples: progress.samples })
+    Ok(Trained { epochs: progress.epochs, outcome, params, train_s: progress.train_s, samples: progress.samples, device_peak_bytes })
 }
 
 /// Writes the partial checkpoint to a fresh directory, then swaps it in.

@@ -87,6 +87,8 @@ fn interrupted_cells_resume_to_the_uninterrupted_result() {
         assert!(best.test_metric > 0.2, "{method}: test accuracy {}", best.test_metric);
         assert!(whole.epochs[2].train_loss < whole.epochs[0].train_loss, "{method}: the training loss falls");
         assert!(whole.params.head > 0 && whole.params.total > whole.params.backbone_trainable);
+        assert_eq!(whole.cost.device_peak_bytes, None, "Flex reports no device pools: RSS is the figure");
+        assert!(whole.cost.peak_rss_bytes > 0);
 
         let mut stop = options(dir.path());
         stop.stop_after_epochs = Some(2);
@@ -191,4 +193,26 @@ fn a_causal_lm_cell_learns_its_targets() {
     // and stays below the uniform model's perplexity.
     assert!(lora.epochs[1].val_loss < lora.epochs[0].val_loss, "{:?}", lora.epochs);
     assert!(lora.best.as_ref().unwrap().test_metric < vocab);
+}
+
+/// On wgpu (in CI: Mesa's software Vulkan) a cell also records the device allocator's peak,
+/// at least the size of the model's weights, and trains as on Flex.
+#[test]
+fn a_wgpu_cell_records_the_device_allocators_peak() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    tiny_checkpoint(dir.path());
+    let mut c = cell("lora", 1, 1e-2);
+    c.dataset = "mini-acceptability".into();
+    c.hyper.batch_size = 64;
+    let mut o = options(dir.path());
+    o.device = Device::wgpu(Default::default());
+    o.device_name = "wgpu".into();
+    let r = run_cell(&c, &o).unwrap();
+    let weights = 4 * r.params.total as u64;
+    let peak = r.cost.device_peak_bytes.expect("wgpu reports its memory pools");
+    eprintln!("wgpu: device allocator peak {peak} B, weights {weights} B, process RSS {} B", r.cost.peak_rss_bytes);
+    assert!(peak >= weights, "device peak {peak} B < the weights' {weights} B");
+    assert_eq!(r.cost.peak_memory_bytes(), peak);
+    assert!(r.best.is_some() && r.epochs[0].train_loss.is_finite());
 }

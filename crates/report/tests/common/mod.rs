@@ -70,7 +70,7 @@ pub fn cell(
         epochs: best.clone().into_iter().collect(),
         best,
         params: ParamCounts { backbone_trainable: backbone, head: 2_000, total: 1_000_000 },
-        cost: Cost { train_samples_per_s: samples, wall_s: wall, train_s: wall * 0.9, peak_rss_bytes: rss, device: "cpu".into() },
+        cost: Cost { train_samples_per_s: samples, wall_s: wall, train_s: wall * 0.9, peak_rss_bytes: rss, device_peak_bytes: None, device: "cpu".into() },
         finished_at: 1_700_000_000,
         harness_version: "test".into(),
         cell,
