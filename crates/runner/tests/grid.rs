@@ -71,7 +71,7 @@ fn mini_cells_carry_a_pretraining_and_data_fingerprint() {
 fn ablation_grids() {
     let exp = Experiment::load(&repo("experiments/mini/table2.toml"), "mini").unwrap();
     let lr = exp.ablation_cells("lr", &Filter::default()).unwrap();
-    assert_eq!(lr.len(), 2 * 4 * 5 * 4, "2 cells × 4 methods × 5 rates × 4 ranks × 1 seed");
+    assert_eq!(lr.len(), 2 * 4 * 6 * 4, "2 cells × 4 methods × 6 rates × 4 ranks × 1 seed");
     assert!(lr.iter().all(|c| c.hyper.alpha == 2.0 * c.hyper.rank as f64), "α = 2r as the rank moves");
     let alpha = exp.ablation_cells("alpha", &Filter::default()).unwrap();
     assert!(alpha.iter().any(|c| c.hyper.alpha == 0.5 * c.hyper.rank as f64));
