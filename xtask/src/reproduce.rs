@@ -156,12 +156,22 @@ fn run_grid(name: &str, experiment: &str, cells: Vec<Cell>, args: &GridArgs) -> 
     let ledger = Ledger::new(ledger_dir(&args.results, args.suite.name(), experiment));
     let todo: Vec<Cell> = cells.iter().filter(|c| args.force || !ledger.is_finished(&c.hash())).cloned().collect();
     println!(
-        "{name}: {} cells ({} models × {} data sets × {} methods × {} seeds), {} finished, {} to run → {}",
+        "{name}: {} cells ({} model/data-set rows of {} models, {} methods, {} seeds per row), {} finished, {} to run → {}",
         cells.len(),
+        distinct(&cells, |c| format!("{}/{}", c.model, c.dataset)),
         distinct(&cells, |c| c.model.clone()),
-        distinct(&cells, |c| c.dataset.clone()),
         distinct(&cells, |c| c.method.clone()),
-        distinct(&cells, |c| c.seed.to_string()),
+        // Rows have their own seeds (Table 7: 12/22/32 or 100/101/102).
+        cells
+            .iter()
+            .fold(BTreeMap::new(), |mut m: BTreeMap<_, std::collections::BTreeSet<u64>>, c| {
+                m.entry((&c.model, &c.dataset)).or_default().insert(c.seed);
+                m
+            })
+            .values()
+            .map(|s| s.len())
+            .max()
+            .unwrap_or(0),
         cells.len() - todo.len(),
         todo.len(),
         ledger.dir.display()
@@ -218,9 +228,10 @@ fn dry_run(cells: &[Cell], todo: &[Cell], ledger: &Ledger) -> Result<()> {
     }
     let mut known = 0.0;
     let mut unknown = 0;
+    let to_run: std::collections::BTreeSet<String> = todo.iter().map(Cell::hash).collect();
     println!("{:<22} {:<22} {:<10} {:>5} {:>8} {:>6} {:>4}", "model", "dataset", "method", "seed", "lr", "epochs", "done");
     for c in cells {
-        let done = !todo.contains(c);
+        let done = !to_run.contains(&c.hash());
         println!(
             "{:<22} {:<22} {:<10} {:>5} {:>8.1e} {:>6} {:>4}",
             c.model,
