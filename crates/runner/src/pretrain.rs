@@ -33,6 +33,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::RunError;
 use crate::schedule::{LrSchedule, ScheduleKind};
+use crate::task_model::next_token_logits;
+use crate::train::weighted_nll;
 
 /// The mini models, by name.
 pub const MINI_MODELS: &[&str] = &["mini-vit", "mini-encoder", "mini-decoder"];
@@ -331,8 +333,7 @@ fn mlm_loss(model: &BertForMaskedLm, b: &MlmBatch, device: &Device) -> (Tensor<1
     let count = weight.iter().sum::<f32>().max(1.0);
     let labels = Tensor::<2, Int>::from_data(TensorData::new(safe, [bs * s, 1]), device);
     let weight = Tensor::<2>::from_data(TensorData::new(weight, [bs * s, 1]), device);
-    let nll = log_softmax(logits.clone().reshape([bs * s, v]), 1).gather(1, labels).neg();
-    ((nll * weight).sum().div_scalar(count) + bag_loss, logits)
+    (weighted_nll(logits.clone().reshape([bs * s, v]), labels, weight, f64::from(count)) + bag_loss, logits)
 }
 
 fn pretrain_encoder(dir: &Path, c: &PretrainConfig, device: &Device, progress: Option<&indicatif::ProgressBar>) -> Result<(Vec<f64>, f64, usize), RunError> {
@@ -426,9 +427,7 @@ fn causal_lm_loss(model: &Gpt2LmHeadModel, rows: &[&Vec<u32>], device: &Device) 
             }
         }
     }
-    let logits = model.forward(Tensor::from_data(TensorData::new(ids, [b, len]), device), Tensor::from_data(TensorData::new(mask, [b, len]), device));
-    let v = logits.dims()[2];
-    let logits = logits.slice([0..b, 0..len - 1, 0..v]).reshape([b * (len - 1), v]);
+    let logits = next_token_logits(model.forward(Tensor::from_data(TensorData::new(ids, [b, len]), device), Tensor::from_data(TensorData::new(mask, [b, len]), device)));
     let count = weight.iter().sum::<f32>().max(1.0);
     let right = {
         let pred: Vec<i64> = logits.clone().argmax(1).into_data().convert::<i64>().try_to_vec().expect("ids");
@@ -436,8 +435,7 @@ fn causal_lm_loss(model: &Gpt2LmHeadModel, rows: &[&Vec<u32>], device: &Device) 
     };
     let next = Tensor::<2, Int>::from_data(TensorData::new(next, [b * (len - 1), 1]), device);
     let weight = Tensor::<2>::from_data(TensorData::new(weight, [b * (len - 1), 1]), device);
-    let loss = (log_softmax(logits, 1).gather(1, next) * weight).sum().div_scalar(count).neg();
-    (loss, right, count as usize)
+    (weighted_nll(logits, next, weight, f64::from(count)), right, count as usize)
 }
 
 fn pretrain_decoder(dir: &Path, c: &PretrainConfig, device: &Device, progress: Option<&indicatif::ProgressBar>) -> Result<(Vec<f64>, f64, usize), RunError> {

@@ -41,7 +41,7 @@ pub trait FineTune: Module + Sized {
 }
 
 /// Next-token logits `[batch, seq, vocab]` → those predicting positions 1.., flattened.
-fn next_token_logits(logits: Tensor<3>) -> Tensor<2> {
+pub(crate) fn next_token_logits(logits: Tensor<3>) -> Tensor<2> {
     let [b, s, v] = logits.dims();
     logits.slice([0..b, 0..s - 1, 0..v]).reshape([b * (s - 1), v])
 }
@@ -82,9 +82,16 @@ impl FineTune for LlamaForCausalLm {
     }
 }
 
+/// Token ids, attention mask and pad id of a text batch.
 fn text(inputs: &Inputs) -> (Tensor<2, Int>, Tensor<2, Int>, i64) {
+    let (ids, _, mask, pad) = text_with_types(inputs);
+    (ids, mask, pad)
+}
+
+/// Token ids, `token_type_ids`, attention mask and pad id of a text batch.
+fn text_with_types(inputs: &Inputs) -> (Tensor<2, Int>, Tensor<2, Int>, Tensor<2, Int>, i64) {
     match inputs {
-        Inputs::Text { ids, mask, pad_id, .. } => (ids.clone(), mask.clone(), *pad_id),
+        Inputs::Text { ids, types, mask, pad_id } => (ids.clone(), types.clone(), mask.clone(), *pad_id),
         Inputs::Pixels(_) => panic!("a text model was given pixels (the data set's task and the model disagree)"),
     }
 }
@@ -103,10 +110,8 @@ impl FineTune for BertForSequenceClassification {
     }
 
     fn logits(&self, inputs: &Inputs) -> Tensor<2> {
-        match inputs {
-            Inputs::Text { ids, types, mask, .. } => self.forward_with_types(ids.clone(), types.clone(), mask.clone()),
-            Inputs::Pixels(_) => panic!("a text model was given pixels (the data set's task and the model disagree)"),
-        }
+        let (ids, types, mask, _) = text_with_types(inputs);
+        self.forward_with_types(ids, types, mask)
     }
 }
 

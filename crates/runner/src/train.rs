@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Int, Tensor};
 use datasets::batch::batch_indices;
 use datasets::{DatasetInfo, Metric, Split};
 use models::Checkpoint;
@@ -195,13 +195,20 @@ fn batch_loss(logits: Tensor<2>, targets: &Targets) -> Tensor<1> {
         Targets::Classes(t, _) => log_softmax(logits, 1).gather(1, t.clone()).mean().neg(),
         Targets::Tokens { next, weight, gold } => {
             let count = gold.iter().filter(|&&g| g != datasets::batch::IGNORE_INDEX).count().max(1);
-            (log_softmax(logits, 1).gather(1, next.clone()) * weight.clone()).sum().div_scalar(count as f64).neg()
+            weighted_nll(logits, next.clone(), weight.clone(), count as f64)
         }
         Targets::Scores(t, _) => {
             let [b, _] = logits.dims();
             (logits.slice([0..b, 0..1]) - t.clone()).powi_scalar(2).mean()
         }
     }
+}
+
+/// Mean negative log-likelihood of `targets` (`[n, 1]`) under `logits` (`[n, classes]`) over the
+/// rows whose `weight` is 1 (`count` of them; rows of weight 0 — prompt, padding, unmasked
+/// tokens — take no part). The token loss of fine-tuning and of the mini models' pretraining.
+pub(crate) fn weighted_nll(logits: Tensor<2>, targets: Tensor<2, Int>, weight: Tensor<2>, count: f64) -> Tensor<1> {
+    (log_softmax(logits, 1).gather(1, targets) * weight).sum().div_scalar(count).neg()
 }
 
 /// The data set's reported metric from predictions collected over a split.
@@ -427,7 +434,7 @@ fn restore<M: FineTune>(dir: &Path, mut model: M, opt: &mut AdamW, device: &Devi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::{Int, TensorData};
+    use burn::tensor::TensorData;
 
     /// The causal-LM loss is the mean cross-entropy over the weighted (target) tokens only.
     #[test]
