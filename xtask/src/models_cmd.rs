@@ -1,5 +1,5 @@
 use anyhow::Result;
-use models::presets::PAPER_PRESETS;
+use models::presets::{Arch, PAPER_PRESETS};
 use serde_json::json;
 
 /// Classes of the head each preset gets in the paper's runs (for the parameter count; the mini
@@ -13,45 +13,32 @@ fn paper_labels(name: &str) -> usize {
     }
 }
 
+/// One row of the listing: the preset's identity and the counts its architecture implies.
+fn row(name: &str, hub_id: &str, revision: Option<&str>, task: &str, labels: usize, arch: Arch, gated: bool) -> serde_json::Value {
+    let (base, head) = arch.param_counts(labels, task);
+    json!({
+        "name": name,
+        "hub_id": hub_id,
+        "revision": revision,
+        "task": task,
+        "head_classes": labels,
+        "params_base": base,
+        "params_head": head,
+        "params_total": base + head,
+        "f32_weight_bytes": 4 * (base + head),
+        "gated": gated,
+        "arch": arch,
+    })
+}
+
 pub fn run(as_json: bool) -> Result<()> {
-    let mut rows: Vec<_> = PAPER_PRESETS
-        .iter()
-        .map(|p| {
-            let labels = paper_labels(p.name);
-            let (base, head) = p.arch.param_counts(labels, p.task);
-            json!({
-                "name": p.name,
-                "hub_id": p.hub_id,
-                "revision": p.revision,
-                "task": p.task,
-                "head_classes": labels,
-                "params_base": base,
-                "params_head": head,
-                "params_total": base + head,
-                "f32_weight_bytes": 4 * (base + head),
-                "gated": p.gated,
-                "arch": p.arch,
-            })
-        })
-        .collect();
+    let mut rows: Vec<_> =
+        PAPER_PRESETS.iter().map(|p| row(p.name, p.hub_id, Some(p.revision), p.task, paper_labels(p.name), p.arch, p.gated)).collect();
     // The mini suite's models: pretrained by `cargo xtask pretrain mini`, not downloaded.
     for &name in runner::pretrain::MINI_MODELS {
         let (arch, task) = runner::pretrain::mini_arch(name).expect("every mini model has an architecture");
         let labels = if task == "causal-lm" { 0 } else { 2 };
-        let (base, head) = arch.param_counts(labels, task);
-        rows.push(json!({
-            "name": name,
-            "hub_id": format!("(pretrained here: results/models/{name})"),
-            "revision": null,
-            "task": task,
-            "head_classes": labels,
-            "params_base": base,
-            "params_head": head,
-            "params_total": base + head,
-            "f32_weight_bytes": 4 * (base + head),
-            "gated": false,
-            "arch": arch,
-        }));
+        rows.push(row(name, &format!("(pretrained here: results/models/{name})"), None, task, labels, arch, false));
     }
     if as_json {
         println!("{}", serde_json::to_string_pretty(&rows)?);

@@ -11,8 +11,9 @@ use runner::cell::{Cell, Hyper, Outcome};
 use runner::schedule::ScheduleKind;
 use runner::train::{RunOptions, run_cell};
 
-/// One cell trains at a time in this binary, so that the cells' timings and peak memory are
-/// their own.
+/// One cell trains at a time in this binary. The resume test compares two runs to 1e-5, and
+/// burn-flex sums large tensors in rayon chunks whose combining order follows the pool's load;
+/// a cell training beside it could change that order.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
