@@ -34,6 +34,8 @@ pub enum BenchCommand {
         #[arg(long)]
         python: Option<PathBuf>,
     },
+    /// The matrix products of one RoBERTa-base layer, each timed alone (GFLOPS per shape).
+    Ops(crate::bench_ops::OpsArgs),
     /// One method of `bench step` in this process (prints one JSON line).
     #[command(hide = true)]
     StepOne(crate::bench_step::StepArgs),
@@ -86,6 +88,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Layers(args) => run_all(args),
         BenchCommand::Step(args) => crate::bench_step::run_all(args),
+        BenchCommand::Ops(args) => crate::bench_ops::run(args),
         BenchCommand::Compare { step, rounds, python } => crate::bench_step::compare(step, rounds, python),
         BenchCommand::StepOne(args) => {
             let method = args.methods.first().context("step-one needs --methods M")?.clone();

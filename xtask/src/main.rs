@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_layers;
+mod bench_ops;
 mod bench_step;
 mod datasets;
 mod device;
@@ -82,6 +83,7 @@ enum Command {
 }
 
 fn main() -> Result<()> {
+    kernels::allocator::keep_freed_memory();
     let cli = Cli::parse();
     match cli.command {
         Command::Methods { json } => methods::run(json),
