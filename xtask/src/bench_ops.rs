@@ -103,6 +103,16 @@ pub fn run(args: OpsArgs) -> Result<()> {
         2.0 * big,
         median_seconds(reps, &device, || kernels::gelu(x_up.clone(), kernels::GeluKind::Erf)),
     );
+    ew(
+        "dropout mask (burn Bernoulli) [1024,3072]",
+        big,
+        median_seconds(reps, &device, || x_up.random_like(burn::tensor::Distribution::Bernoulli(0.9))),
+    );
+    ew(
+        "dropout mask, kernels crate [1024,3072]",
+        big,
+        median_seconds(reps, &device, || kernels::dropout_mask(&x_up, 0.9)),
+    );
     ew("tanh [1024,3072]", 2.0 * big, median_seconds(reps, &device, || x_up.clone().tanh()));
     ew("exp [1024,3072]", 2.0 * big, median_seconds(reps, &device, || x_up.clone().exp()));
     ew("a + b [1024,3072]", 3.0 * big, median_seconds(reps, &device, || x_up.clone() + x_up.clone()));

@@ -52,12 +52,20 @@ impl HubRepo {
         Repo::with_revision(self.id.clone(), kind, self.revision.clone())
     }
 
-    fn cli_hint(&self, file: &str) -> String {
-        let kind = match self.kind {
+    fn kind_flag(&self) -> &'static str {
+        match self.kind {
             RepoKind::Model => "",
             RepoKind::Dataset => " --repo-type dataset",
-        };
-        format!("huggingface-cli download {}{kind} {file} --revision {}", self.id, self.revision)
+        }
+    }
+
+    /// The command that fetches the whole repository.
+    fn repo_hint(&self) -> String {
+        format!("huggingface-cli download {}{} --revision {}", self.id, self.kind_flag(), self.revision)
+    }
+
+    fn cli_hint(&self, file: &str) -> String {
+        format!("huggingface-cli download {}{} {file} --revision {}", self.id, self.kind_flag(), self.revision)
     }
 }
 
@@ -83,6 +91,13 @@ pub enum HubError {
         hint: String,
         source: Box<hf_hub::api::sync::ApiError>,
     },
+
+    #[error(
+        "nothing of {repo} (revision `{revision}`) is in the Hugging Face cache at {cache} and \
+         offline mode is on, so its files cannot be listed. Fetch it once with network access, \
+         e.g. `{hint}`, or unset HF_HUB_OFFLINE"
+    )]
+    NothingCached { repo: String, revision: String, cache: PathBuf, hint: String },
 
     #[error("hub cache at {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
@@ -147,6 +162,52 @@ impl Hub {
         api.repo(repo.hf_repo()).get(file).map_err(download_err)
     }
 
+    /// The files of `repo` at its revision, as paths relative to the repository root
+    /// (`data/train-00000-of-00001.parquet`), sorted. Online: the Hub's listing, cached or not.
+    /// Offline: the files of the cached snapshot, the only ones that can be known then.
+    pub fn list_files(&self, repo: &HubRepo) -> Result<Vec<String>, HubError> {
+        if self.offline {
+            return self.list_cached(repo);
+        }
+        let cache = Cache::new(self.cache_dir.clone());
+        let listing_err = |source| HubError::Download {
+            repo: repo.id.clone(),
+            revision: repo.revision.clone(),
+            file: "(the file list)".into(),
+            cache: self.cache_dir.clone(),
+            hint: repo.repo_hint(),
+            source: Box::new(source),
+        };
+        let api = ApiBuilder::from_cache(cache).with_token(self.token.clone()).build().map_err(listing_err)?;
+        let info = api.repo(repo.hf_repo()).info().map_err(listing_err)?;
+        let mut files: Vec<String> = info.siblings.into_iter().map(|s| s.rfilename).collect();
+        files.sort();
+        Ok(files)
+    }
+
+    /// The files of the cached snapshot that `repo`'s revision points to.
+    fn list_cached(&self, repo: &HubRepo) -> Result<Vec<String>, HubError> {
+        let folder = self.cache_dir.join(repo.hf_repo().folder_name());
+        let nothing = || HubError::NothingCached {
+            repo: repo.id.clone(),
+            revision: repo.revision.clone(),
+            cache: self.cache_dir.clone(),
+            hint: repo.repo_hint(),
+        };
+        // A revision is a ref (a file holding the commit) or a commit itself.
+        let commit = std::fs::read_to_string(folder.join("refs").join(&repo.revision))
+            .map(|c| c.trim().to_string())
+            .unwrap_or_else(|_| repo.revision.clone());
+        let snapshot = folder.join("snapshots").join(commit);
+        if !snapshot.is_dir() {
+            return Err(nothing());
+        }
+        let mut files = Vec::new();
+        list_tree(&snapshot, &snapshot, &mut files).map_err(|source| HubError::Io { path: snapshot.clone(), source })?;
+        files.sort();
+        Ok(files)
+    }
+
     /// Whether `file` of `repo` is already in the cache (never touches the network).
     pub fn is_cached(&self, repo: &HubRepo, file: &str) -> bool {
         Cache::new(self.cache_dir.clone()).repo(repo.hf_repo()).get(file).is_some()
@@ -172,6 +233,21 @@ impl Hub {
         copy_tree(src, &snapshot).map_err(io(&snapshot))?;
         Ok(snapshot)
     }
+}
+
+/// Paths of the files under `dir`, relative to `root`, with `/` separators (symlinks, as hf-hub
+/// writes them into snapshots, count as files).
+fn list_tree(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            list_tree(root, &path, out)?;
+        } else {
+            let rel = path.strip_prefix(root).expect("under root");
+            out.push(rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
+        }
+    }
+    Ok(())
 }
 
 fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
@@ -211,6 +287,13 @@ mod tests {
         assert!(err.contains("huggingface-cli download org/name --repo-type dataset config.json --revision main"), "{err}");
         let err = hub.get(&repo, "model.safetensors").unwrap_err().to_string();
         assert!(err.contains("model.safetensors") && err.contains("HF_HUB_OFFLINE"), "{err}");
+        // Offline, the file list is the cached snapshot's, nested paths included.
+        assert_eq!(hub.list_files(&repo).unwrap(), ["config.json", "sub/data.txt"]);
+        let err = hub.list_files(&HubRepo::model("org/absent")).unwrap_err().to_string();
+        assert!(
+            err.contains("nothing of org/absent (revision `main`)") && err.contains("huggingface-cli download org/absent --revision main"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&root).ok();
     }
 }

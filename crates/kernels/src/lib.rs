@@ -8,13 +8,18 @@
 //!   They are burn backend extensions: [`GeluKernels`] is implemented for Flex (the kernels) and
 //!   for `Autodiff<B>` with a hand-written backward. Other backends (wgpu, CUDA) and dtypes take
 //!   burn's own composition in [`gelu`].
+//! - Dropout from a counter-based generator, fused into one pass, whose backward redraws the
+//!   mask instead of keeping it ([`dropout`]).
 //! - [`allocator`] keeps freed memory for reuse across training steps.
 //!
 //! What this crate must not do: change results beyond float rounding (tests compare with f64
 //! references and with burn's own GELU, forward and gradient).
 
 pub mod allocator;
+mod dropout;
 mod math;
+
+pub use dropout::{DropoutKernels, dropout, dropout_mask, seed_dropout};
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -57,7 +62,7 @@ pub fn reference_gelu<const D: usize>(x: Tensor<D>, kind: GeluKind) -> Tensor<D>
     }
 }
 
-fn is_flex(device: &burn::tensor::Device) -> bool {
+pub(crate) fn is_flex(device: &burn::tensor::Device) -> bool {
     matches!(device.as_dispatch().clone().inner(), DispatchDevice::Flex(_))
 }
 
@@ -72,10 +77,10 @@ pub trait GeluKernels: Backend {
 
 /// Elements per parallel task: large enough that rayon's overhead is noise, small enough to
 /// split a [1024, 768] activation over many cores.
-const CHUNK: usize = 1 << 15;
+pub(crate) const CHUNK: usize = 1 << 15;
 
 /// `x` as a contiguous f32 tensor starting at offset 0.
-fn contiguous_f32(x: FlexTensor) -> FlexTensor {
+pub(crate) fn contiguous_f32(x: FlexTensor) -> FlexTensor {
     assert_eq!(x.dtype(), DType::F32, "the GELU kernel takes f32 tensors (kernels::gelu routes others to burn)");
     if x.is_contiguous() && x.layout().start_offset() == 0 { x } else { x.to_contiguous() }
 }

@@ -8,7 +8,10 @@ use peft_core::AdaptedLinear;
 use serde::Deserialize;
 
 use crate::ModelError;
-use crate::layers::{Act, Embedding, LayerNorm, arange_rows, attention, load_linear, merge_heads, padding_bias, split_heads};
+use crate::layers::{
+    Act, Embedding, LayerNorm, arange_rows, attention, default_dropout, dropout, dropout_prob, load_linear, merge_heads,
+    optional_dropout_prob, padding_bias, split_heads,
+};
 use crate::weights::Weights;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -28,6 +31,14 @@ pub struct BertConfig {
     pub layer_norm_eps: f64,
     #[serde(default)]
     pub pad_token_id: Option<usize>,
+    /// Dropout after the embeddings and after each sub-layer's output dense (training only).
+    #[serde(default = "default_dropout", deserialize_with = "dropout_prob")]
+    pub hidden_dropout_prob: f64,
+    #[serde(default = "default_dropout", deserialize_with = "dropout_prob")]
+    pub attention_probs_dropout_prob: f64,
+    /// The classification head's dropout; `hidden_dropout_prob` when absent or null.
+    #[serde(default, deserialize_with = "optional_dropout_prob")]
+    pub classifier_dropout: Option<f64>,
 }
 
 fn default_act() -> String {
@@ -157,7 +168,8 @@ impl BertModel {
         let pos = self.position_ids(&ids);
         let e = &self.embeddings;
         let x = e.word.forward(ids) + e.position.forward(pos) + e.token_type.forward(types);
-        let mut x = e.norm.forward(x);
+        let (p_hidden, p_attn) = (self.config.hidden_dropout_prob, self.config.attention_probs_dropout_prob);
+        let mut x = dropout(e.norm.forward(x), p_hidden);
         let bias = padding_bias(mask);
         let heads = self.config.num_attention_heads;
         let act = Act::parse(&self.config.hidden_act).unwrap_or(Act::Gelu);
@@ -165,10 +177,10 @@ impl BertModel {
             let q = split_heads(l.query.forward(x.clone()), heads);
             let k = split_heads(l.key.forward(x.clone()), heads);
             let v = split_heads(l.value.forward(x.clone()), heads);
-            let a = merge_heads(attention(q, k, v, Some(bias.clone())));
-            x = l.attention_norm.forward(l.attention_output.forward(a) + x);
+            let a = merge_heads(attention(q, k, v, Some(bias.clone()), p_attn));
+            x = l.attention_norm.forward(dropout(l.attention_output.forward(a), p_hidden) + x);
             let f = l.output.forward(act.forward(l.intermediate.forward(x.clone())));
-            x = l.output_norm.forward(f + x);
+            x = l.output_norm.forward(dropout(f, p_hidden) + x);
         }
         x
     }
@@ -235,9 +247,16 @@ impl BertForSequenceClassification {
         self.head(self.encoder.forward_with_types(ids, types, mask))
     }
 
+    /// RoBERTa's `RobertaClassificationHead` (dropout, dense, tanh, dropout, out_proj) or BERT's
+    /// pooler + `classifier` (dense, tanh, dropout, classifier).
     pub fn head(&self, hidden: Tensor<3>) -> Tensor<2> {
-        let first = crate::layers::first_token(hidden);
+        let cfg = &self.encoder.config;
+        let p = cfg.classifier_dropout.unwrap_or(cfg.hidden_dropout_prob);
+        let mut first = crate::layers::first_token(hidden);
+        if cfg.is_roberta() {
+            first = dropout(first, p);
+        }
         let pooled = self.classifier.dense.forward(first).tanh();
-        self.classifier.out_proj.forward(pooled)
+        self.classifier.out_proj.forward(dropout(pooled, p))
     }
 }

@@ -37,7 +37,11 @@ impl Checkpoint {
 
     pub fn has_file(&self, name: &str) -> bool {
         match self {
-            Checkpoint::Hub { hub, repo } => hub.is_cached(repo, name) || (!hub.offline && self.file(name).is_ok()),
+            // Online, the Hub's file list answers without downloading (or failing to download)
+            // the file itself.
+            Checkpoint::Hub { hub, repo } => {
+                hub.is_cached(repo, name) || (!hub.offline && hub.list_files(repo).is_ok_and(|f| f.iter().any(|f| f == name)))
+            }
             Checkpoint::Dir(dir) => dir.join(name).exists(),
         }
     }

@@ -15,7 +15,10 @@ use peft_core::AdaptedLinear;
 use serde::{Deserialize, Deserializer};
 
 use crate::ModelError;
-use crate::layers::{Act, Embedding, LayerNorm, arange_rows, load_linear, merge_heads, split_heads};
+use crate::layers::{
+    Act, Embedding, LayerNorm, arange_rows, default_dropout, dropout, dropout_prob, load_linear, merge_heads,
+    optional_dropout_prob, split_heads,
+};
 use crate::weights::Weights;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -72,6 +75,18 @@ pub struct DebertaV2Config {
     pub conv_groups: usize,
     #[serde(default)]
     pub pad_token_id: Option<usize>,
+    /// Dropout (training only) after the embeddings, each sub-layer's output dense, the
+    /// convolution, and on the relative-position embeddings of each layer.
+    #[serde(default = "default_dropout", deserialize_with = "dropout_prob")]
+    pub hidden_dropout_prob: f64,
+    #[serde(default = "default_dropout", deserialize_with = "dropout_prob")]
+    pub attention_probs_dropout_prob: f64,
+    /// `ContextPooler`'s dropout on the first token.
+    #[serde(default, deserialize_with = "dropout_prob")]
+    pub pooler_dropout: f64,
+    /// Before `classifier`; `hidden_dropout_prob` when absent or null.
+    #[serde(default, deserialize_with = "optional_dropout_prob")]
+    pub cls_dropout: Option<f64>,
 }
 
 fn default_act() -> String {
@@ -183,6 +198,9 @@ pub struct DebertaV2Conv {
     pub groups: usize,
     #[module(skip)]
     pub act: Act,
+    /// `hidden_dropout_prob`, on the convolution's output before `conv_act`.
+    #[module(skip)]
+    pub dropout: f64,
 }
 
 impl DebertaV2Conv {
@@ -204,6 +222,7 @@ impl DebertaV2Conv {
             norm: LayerNorm::load(w, &format!("{prefix}.LayerNorm"), h, cfg.layer_norm_eps, device)?,
             groups: g,
             act,
+            dropout: cfg.hidden_dropout_prob,
         })
     }
 
@@ -214,7 +233,7 @@ impl DebertaV2Conv {
         let options = ConvOptions::new([1], [(k - 1) / 2], [1], self.groups);
         // [batch, seq, hidden] → channels first for the convolution, and back.
         let out = conv1d(embedded.swap_dims(1, 2), self.weight.val(), Some(self.bias.val()), options).swap_dims(1, 2);
-        self.norm.forward(residual + self.act.forward(out)) * keep
+        self.norm.forward(residual + self.act.forward(dropout(out, self.dropout))) * keep
     }
 }
 
@@ -379,7 +398,7 @@ impl DebertaV2Model {
         }
         // DeBERTa zeroes the embeddings of padding positions (after the norm).
         let keep = mask.clone().float().reshape([b, s, 1]);
-        let mut x = e.norm.forward(x) * keep.clone();
+        let mut x = dropout(e.norm.forward(x) * keep.clone(), cfg.hidden_dropout_prob);
         // The convolution reads the embedding output.
         let mut embedded = self.conv.as_ref().map(|_| x.clone());
 
@@ -402,9 +421,9 @@ impl DebertaV2Model {
         let act = Act::parse(&cfg.hidden_act).unwrap_or(Act::Gelu);
         for (i, l) in self.layers.iter().enumerate() {
             let a = self.attention(l, x.clone(), rel.clone(), index.clone(), masked.clone());
-            x = l.attention_norm.forward(l.attention_output.forward(a) + x);
+            x = l.attention_norm.forward(dropout(l.attention_output.forward(a), cfg.hidden_dropout_prob) + x);
             let f = l.output.forward(act.forward(l.intermediate.forward(x.clone())));
-            x = l.output_norm.forward(f + x);
+            x = l.output_norm.forward(dropout(f, cfg.hidden_dropout_prob) + x);
             if i == 0
                 && let (Some(conv), Some(embedded)) = (&self.conv, embedded.take())
             {
@@ -436,8 +455,9 @@ impl DebertaV2Model {
 
         if let (Some(rel), Some(index)) = (rel, index) {
             let span2 = 2 * cfg.att_span();
-            // The first 2·span rows of the table, projected per head: [1, heads, 2·span, d].
-            let rel = rel.slice([0..1, 0..span2]);
+            // The first 2·span rows of the table, projected per head: [1, heads, 2·span, d];
+            // each layer drops its own copy (`pos_dropout`).
+            let rel = dropout(rel, cfg.hidden_dropout_prob).slice([0..1, 0..span2]);
             let idx = index.clone().reshape([1, 1, s, s]).expand([b, n, s, s]);
             if cfg.has_c2p() {
                 // With share_att_key the content projections (bias included) are reused.
@@ -459,7 +479,7 @@ impl DebertaV2Model {
         }
 
         let scores = scores.mask_fill(masked, f32::MIN);
-        merge_heads(activation::softmax(scores, 3).matmul(v))
+        merge_heads(dropout(activation::softmax(scores, 3), cfg.attention_probs_dropout_prob).matmul(v))
     }
 
     /// Every linear layer with its name, for adapters.
@@ -512,9 +532,11 @@ impl DebertaV2ForSequenceClassification {
     }
 
     pub fn head(&self, hidden: Tensor<3>) -> Tensor<2> {
-        let first = crate::layers::first_token(hidden);
+        let cfg = &self.encoder.config;
+        let first = dropout(crate::layers::first_token(hidden), cfg.pooler_dropout);
         let pooled = self.classifier.act.forward(self.classifier.pooler.forward(first));
-        self.classifier.classifier.forward(pooled)
+        let p = cfg.cls_dropout.unwrap_or(cfg.hidden_dropout_prob);
+        self.classifier.classifier.forward(dropout(pooled, p))
     }
 }
 

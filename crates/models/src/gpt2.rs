@@ -7,7 +7,10 @@ use peft_core::AdaptedLinear;
 use serde::Deserialize;
 
 use crate::ModelError;
-use crate::layers::{Act, Embedding, LayerNorm, attention, causal_padding_bias, load_conv1d, merge_heads, split_heads};
+use crate::layers::{
+    Act, Embedding, LayerNorm, attention, causal_padding_bias, default_dropout, dropout, dropout_prob, load_conv1d, merge_heads,
+    split_heads,
+};
 use crate::weights::Weights;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -23,6 +26,14 @@ pub struct Gpt2Config {
     pub activation_function: String,
     #[serde(default = "default_eps")]
     pub layer_norm_epsilon: f64,
+    /// Dropout on the embeddings, the attention probabilities and each residual branch
+    /// (training only; transformers' defaults are 0.1).
+    #[serde(default = "default_dropout", deserialize_with = "dropout_prob")]
+    pub embd_pdrop: f64,
+    #[serde(default = "default_dropout", deserialize_with = "dropout_prob")]
+    pub attn_pdrop: f64,
+    #[serde(default = "default_dropout", deserialize_with = "dropout_prob")]
+    pub resid_pdrop: f64,
 }
 
 fn default_act() -> String {
@@ -88,7 +99,8 @@ impl Gpt2LmHeadModel {
         let [b, s] = ids.dims();
         let device = ids.device();
         let pos = crate::layers::arange_rows(b, s, &device);
-        let mut x = self.wte.forward(ids) + self.wpe.forward(pos);
+        let cfg = &self.config;
+        let mut x = dropout(self.wte.forward(ids) + self.wpe.forward(pos), cfg.embd_pdrop);
         let bias = causal_padding_bias(mask);
         let heads = self.config.n_head;
         let h = self.config.n_embd;
@@ -98,10 +110,10 @@ impl Gpt2LmHeadModel {
             let q = split_heads(qkv.clone().slice([0..b, 0..s, 0..h]), heads);
             let k = split_heads(qkv.clone().slice([0..b, 0..s, h..2 * h]), heads);
             let v = split_heads(qkv.slice([0..b, 0..s, 2 * h..3 * h]), heads);
-            let a = merge_heads(attention(q, k, v, Some(bias.clone())));
-            x = x + blk.c_proj.forward(a);
+            let a = merge_heads(attention(q, k, v, Some(bias.clone()), cfg.attn_pdrop));
+            x = x + dropout(blk.c_proj.forward(a), cfg.resid_pdrop);
             let m = blk.mlp_c_proj.forward(act.forward(blk.c_fc.forward(blk.ln_2.forward(x.clone()))));
-            x = x + m;
+            x = x + dropout(m, cfg.resid_pdrop);
         }
         self.ln_f.forward(x)
     }

@@ -124,14 +124,60 @@ pub fn merge_heads(x: Tensor<4>) -> Tensor<3> {
     x.swap_dims(1, 2).reshape([b, s, n * d])
 }
 
-/// softmax(q·kᵀ/√d + bias)·v with an additive bias broadcastable to [batch, heads, q, k].
-pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, bias: Option<Tensor<4>>) -> Tensor<4> {
+/// softmax(q·kᵀ/√d + bias)·v with an additive bias broadcastable to [batch, heads, q, k], and
+/// `dropout` on the attention probabilities while training (HF's `attention_probs_dropout_prob`).
+pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, bias: Option<Tensor<4>>, dropout_prob: f64) -> Tensor<4> {
     let d = q.dims()[3] as f64;
     let mut scores = q.matmul(k.transpose()).div_scalar(d.sqrt());
     if let Some(bias) = bias {
         scores = scores + bias;
     }
-    activation::softmax(scores, 3).matmul(v)
+    dropout(activation::softmax(scores, 3), dropout_prob).matmul(v)
+}
+
+/// HF's `nn.Dropout(prob)` in `model.train()`: zeroes each element with probability `prob` and
+/// scales the rest by 1/(1 − prob).
+///
+/// Training means an autodiff device here. The runner evaluates on `model.valid()` (the inner
+/// device), and inference and parity checks run without autodiff, so only training steps drop.
+/// The masks come from [`kernels::dropout`]'s generator, seeded by [`seed_dropout`] (the runner
+/// does so per epoch).
+pub fn dropout<const D: usize>(x: Tensor<D>, prob: f64) -> Tensor<D> {
+    kernels::dropout(x, prob)
+}
+
+/// Seeds every source of dropout masks for `device`: the CPU kernels' generator and the
+/// backend's own (wgpu, CUDA).
+pub fn seed_dropout(device: &Device, seed: u64) {
+    kernels::seed_dropout(seed);
+    device.seed(seed);
+}
+
+/// Reads a dropout probability from a config, refusing values outside [0, 1) (as `nn.Dropout`
+/// does) so that a bad config fails at load, naming the file, not in the middle of training.
+pub fn dropout_prob<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let p = <f64 as serde::Deserialize>::deserialize(d)?;
+    if (0.0..1.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(serde::de::Error::custom(format!("{p} is not a dropout probability in [0, 1)")))
+    }
+}
+
+/// As [`dropout_prob`] for optional keys (`"classifier_dropout": null`).
+pub fn optional_dropout_prob<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let p = <Option<f64> as serde::Deserialize>::deserialize(d)?;
+    match p {
+        Some(p) if !(0.0..1.0).contains(&p) => {
+            Err(serde::de::Error::custom(format!("{p} is not a dropout probability in [0, 1)")))
+        }
+        _ => Ok(p),
+    }
+}
+
+/// transformers' default for BERT-like `hidden_dropout_prob` / `attention_probs_dropout_prob`.
+pub fn default_dropout() -> f64 {
+    0.1
 }
 
 /// The additive padding mask [batch, 1, 1, seq]: 0 where `mask` is 1, the dtype's minimum

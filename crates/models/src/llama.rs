@@ -8,7 +8,7 @@ use peft_core::AdaptedLinear;
 use serde::Deserialize;
 
 use crate::ModelError;
-use crate::layers::{Embedding, RmsNorm, attention, causal_padding_bias, load_linear, merge_heads, split_heads};
+use crate::layers::{Embedding, RmsNorm, attention, causal_padding_bias, dropout_prob, load_linear, merge_heads, split_heads};
 use crate::weights::Weights;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -46,6 +46,9 @@ pub struct LlamaConfig {
     /// `rope_theta` + `rope_scaling`; [`LlamaConfig::normalised`] folds it into those.
     #[serde(default)]
     pub rope_parameters: Option<serde_json::Value>,
+    /// Dropout on the attention probabilities while training (transformers' default 0).
+    #[serde(default, deserialize_with = "dropout_prob")]
+    pub attention_dropout: f64,
     #[serde(default)]
     pub attention_bias: bool,
     #[serde(default)]
@@ -242,7 +245,7 @@ impl LlamaModel {
             let q = q.clone() * cos.clone() + rotate_half(q) * sin.clone();
             let k = k.clone() * cos.clone() + rotate_half(k) * sin.clone();
             let (k, v) = (repeat_kv(k, nq / nkv), repeat_kv(v, nq / nkv));
-            let a = merge_heads(attention(q, k, v, Some(bias.clone())));
+            let a = merge_heads(attention(q, k, v, Some(bias.clone()), self.config.attention_dropout));
             x = x + l.o_proj.forward(a);
             let h = l.post_attention_layernorm.forward(x.clone());
             let m = activation::silu(l.gate_proj.forward(h.clone())) * l.up_proj.forward(h);

@@ -6,7 +6,7 @@ use peft_core::AdaptedLinear;
 use serde::Deserialize;
 
 use crate::ModelError;
-use crate::layers::{Act, LayerNorm, attention, load_linear, merge_heads, split_heads};
+use crate::layers::{Act, LayerNorm, attention, dropout, dropout_prob, load_linear, merge_heads, split_heads};
 use crate::weights::Weights;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -25,6 +25,11 @@ pub struct VitConfig {
     pub layer_norm_eps: f64,
     #[serde(default = "default_true")]
     pub qkv_bias: bool,
+    /// transformers' ViTConfig defaults both to 0 (so do the ViT-Base and DeiT hub configs).
+    #[serde(default, deserialize_with = "dropout_prob")]
+    pub hidden_dropout_prob: f64,
+    #[serde(default, deserialize_with = "dropout_prob")]
+    pub attention_probs_dropout_prob: f64,
 }
 
 fn default_act() -> String {
@@ -123,7 +128,8 @@ impl VitModel {
         let x = self.patch_projection.forward(patches);
         let h = cfg.hidden_size;
         let cls = self.cls_token.val().expand([b, 1, h]);
-        let mut x = Tensor::cat(vec![cls, x], 1) + self.position_embeddings.val();
+        let (p_hidden, p_attn) = (cfg.hidden_dropout_prob, cfg.attention_probs_dropout_prob);
+        let mut x = dropout(Tensor::cat(vec![cls, x], 1) + self.position_embeddings.val(), p_hidden);
         let heads = cfg.num_attention_heads;
         let act = Act::parse(&cfg.hidden_act).unwrap_or(Act::Gelu);
         for l in &self.layers {
@@ -131,9 +137,9 @@ impl VitModel {
             let q = split_heads(l.query.forward(y.clone()), heads);
             let k = split_heads(l.key.forward(y.clone()), heads);
             let v = split_heads(l.value.forward(y), heads);
-            x = x + l.attention_output.forward(merge_heads(attention(q, k, v, None)));
+            x = x + dropout(l.attention_output.forward(merge_heads(attention(q, k, v, None, p_attn))), p_hidden);
             let y = l.layernorm_after.forward(x.clone());
-            x = x + l.output.forward(act.forward(l.intermediate.forward(y)));
+            x = x + dropout(l.output.forward(act.forward(l.intermediate.forward(y))), p_hidden);
         }
         self.layernorm.forward(x)
     }

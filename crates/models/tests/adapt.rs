@@ -2,7 +2,6 @@
 //! become adapted layers, everything else but the head is frozen, the function at init is the
 //! base model's, and an optimizer step moves only the adapters and the head.
 
-
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use models::Checkpoint;
@@ -26,9 +25,10 @@ fn batch(device: &Device) -> (Tensor<2, Int>, Tensor<2, Int>) {
     )
 }
 
+/// The model's function: logits in inference (no autodiff, so no dropout).
 fn logits(m: &models::bert::BertForSequenceClassification, device: &Device) -> Vec<f32> {
-    let (ids, mask) = batch(device);
-    m.forward(ids, mask).into_data().convert::<f32>().try_to_vec().unwrap()
+    let (ids, mask) = batch(&device.clone().inner());
+    m.valid().forward(ids, mask).into_data().convert::<f32>().try_to_vec().unwrap()
 }
 
 #[test]

@@ -350,6 +350,9 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
             b.set_position(0);
             b.set_message(format!("{} · epoch {epoch}/{}", cell.label(), h.epochs));
         }
+        // Dropout masks are seeded from (seed, epoch) like the data order, so a cell resumed
+        // at this epoch draws the same masks.
+        models::layers::seed_dropout(&opts.device, dropout_seed(cell.seed, epoch as u64));
         let mut loss_sum = 0.0;
         for (i, idx) in batch_indices(n_train, h.batch_size, cell.seed, epoch as u64, true, false).into_iter().enumerate() {
             let step = (epoch - 1) * steps_per_epoch + i;
@@ -401,6 +404,15 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
         std::fs::remove_dir_all(&partial).map_err(|e| RunError::msg(format!("{}: {e}", partial.display())))?;
     }
     Ok(Trained { epochs: progress.epochs, outcome, params, train_s: progress.train_s, samples: progress.samples, device_peak_bytes })
+}
+
+/// The backend generator's seed for one epoch of a cell (a SplitMix64 step of seed and epoch,
+/// so that neighbouring seeds and epochs give unrelated streams).
+fn dropout_seed(seed: u64, epoch: u64) -> u64 {
+    let mut z = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(epoch.wrapping_mul(0xBF58_476D_1CE4_E5B9));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// Writes the partial checkpoint to a fresh directory, then swaps it in.

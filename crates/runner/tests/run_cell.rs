@@ -22,17 +22,24 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 
 /// A 1-layer, 32-wide BERT over the mini vocabulary, saved as `results/models/mini-test`.
 fn tiny_checkpoint(results: &std::path::Path) {
+    tiny_checkpoint_with_dropout(results, "mini-test", 0.0);
+}
+
+/// A 1-layer BERT under `results/models/<name>` with `dropout` as its hidden and attention
+/// dropout (transformers' default would be 0.1).
+fn tiny_checkpoint_with_dropout(results: &std::path::Path, name: &str, dropout: f64) {
     let tok = datasets::mini::tokenizer::build();
     let config = serde_json::json!({
         "architectures": ["BertModel"], "model_type": "bert", "vocab_size": tok.get_vocab_size(true),
         "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
-        "max_position_embeddings": 64, "type_vocab_size": 2, "pad_token_id": 0
+        "max_position_embeddings": 64, "type_vocab_size": 2, "pad_token_id": 0,
+        "hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout
     });
     let cfg: BertConfig = serde_json::from_value(config.clone()).unwrap();
     let model = BertModel::load(&Weights::random_init(7, 0.02), &cfg, &Device::flex()).unwrap();
     let mut out = HfTensors::default();
     model.hf_tensors("", &mut out);
-    let dir = results.join("models/mini-test");
+    let dir = results.join("models").join(name);
     save_checkpoint(&dir, &config, &out).unwrap();
     datasets::mini::tokenizer::save(&dir).unwrap();
 }
@@ -102,6 +109,28 @@ fn interrupted_cells_resume_to_the_uninterrupted_result() {
         let gap = max_difference(&whole, &resumed);
         assert!(gap <= 1e-5, "{method}: resumed differs from uninterrupted by {gap}");
     }
+}
+
+/// Dropout masks are drawn per epoch from (seed, epoch): a cell with dropout resumes to the
+/// uninterrupted result too, and dropout changes what the cell learns.
+#[test]
+fn cells_with_dropout_resume_to_the_uninterrupted_result() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    tiny_checkpoint_with_dropout(dir.path(), "mini-test", 0.0);
+    tiny_checkpoint_with_dropout(dir.path(), "mini-dropout", 0.2);
+    let mut c = cell("lora", 2, 1e-2);
+    c.hyper.chain_reset_every_epochs = None;
+    let without = run_cell(&c, &options(dir.path())).unwrap();
+    c.model = "mini-dropout".into();
+    let whole = run_cell(&c, &options(dir.path())).unwrap();
+    assert!(max_difference(&whole, &without) > 1e-4, "dropout 0.2 left the training unchanged");
+    let mut stop = options(dir.path());
+    stop.stop_after_epochs = Some(1);
+    assert!(matches!(run_cell(&c, &stop).unwrap_err(), runner::RunError::Interrupted { epoch: 1 }));
+    let resumed = run_cell(&c, &options(dir.path())).unwrap();
+    let gap = max_difference(&whole, &resumed);
+    assert!(gap <= 1e-6, "resumed with dropout differs from uninterrupted by {gap}");
 }
 
 /// The largest difference between two runs' epoch records (losses and test metric).
