@@ -75,6 +75,12 @@ pub fn run(args: OpsArgs) -> Result<()> {
         median_seconds(reps, &device, || x3.clone().matmul(w.clone().unsqueeze::<3>())),
     );
     row("dY·Wᵀ [1024,768]·[768,768]ᵀ", fl(t, h, h), median_seconds(reps, &device, || x.clone().matmul(w.clone().transpose())));
+    row("(W·dYᵀ)ᵀ [768,768]·[1024,768]ᵀ", fl(t, h, h), median_seconds(reps, &device, || w.clone().matmul(x.clone().transpose())));
+    row(
+        "(W_up·dYᵀ)ᵀ [768,3072]·[1024,3072]ᵀ",
+        fl(t, f, h),
+        median_seconds(reps, &device, || w_up.clone().matmul(x_up.clone().transpose())),
+    );
     row("xᵀ·dY [1024,768]ᵀ·[1024,768]", fl(h, t, h), median_seconds(reps, &device, || x.clone().transpose().matmul(x.clone())));
     row("x·W_up [1024,768]·[768,3072]", fl(t, h, f), median_seconds(reps, &device, || x.clone().matmul(w_up.clone())));
     row("h·W_down [1024,3072]·[3072,768]", fl(t, f, h), median_seconds(reps, &device, || x_up.clone().matmul(w_down.clone())));

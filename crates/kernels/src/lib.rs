@@ -10,15 +10,18 @@
 //!   burn's own composition in [`gelu`].
 //! - Dropout from a counter-based generator, fused into one pass, whose backward redraws the
 //!   mask instead of keeping it ([`dropout`]).
+//! - AdamW's update in one pass per parameter ([`adamw_step`]).
 //! - [`allocator`] keeps freed memory for reuse across training steps.
 //!
 //! What this crate must not do: change results beyond float rounding (tests compare with f64
 //! references and with burn's own GELU, forward and gradient).
 
+mod adamw;
 pub mod allocator;
 mod dropout;
 mod math;
 
+pub use adamw::{AdamWKernels, AdamWStep, adamw_reference, adamw_step};
 pub use dropout::{DropoutKernels, dropout, dropout_mask, seed_dropout};
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;

@@ -265,15 +265,17 @@ impl ModuleMapper for AdamWMapper<'_> {
             Some(Moments { m, v, step }) => (m, v, step + 1),
             None => (grad.zeros_like(), grad.zeros_like(), 1),
         };
-        let m = m.mul_scalar(b1) + grad.clone().mul_scalar(1.0 - b1);
-        let v = v.mul_scalar(b2) + grad.powi_scalar(2).mul_scalar(1.0 - b2);
-        let bc1 = 1.0 - b1.powi(step);
-        let bc2 = 1.0 - b2.powi(step);
-        // p ← p·(1 − lr·wd) − lr · m̂ / (√v̂ + ε)   (PyTorch AdamW)
-        let p = if decay != 0.0 { p.mul_scalar(1.0 - lr * decay) } else { p };
-        let denom = v.clone().div_scalar(bc2).sqrt().add_scalar(eps);
-        let update = m.clone().div_scalar(bc1).div(denom).mul_scalar(lr);
-        let p = p - update;
+        let adamw = kernels::AdamWStep {
+            lr,
+            beta1: b1,
+            beta2: b2,
+            eps,
+            bias_correction1: 1.0 - b1.powi(step),
+            bias_correction2: 1.0 - b2.powi(step),
+            weight_decay: decay,
+        };
+        // One fused pass on CPU, the tensor-operation form elsewhere.
+        let (p, m, v) = kernels::adamw_step(p, grad, m, v, &adamw);
         self.opt.moments.insert(id, Moments { m, v, step });
 
         let mut out: Tensor<D> = Tensor::from_inner(p.reshape(dims));
