@@ -10,6 +10,8 @@
 //!   burn's own composition in [`gelu`].
 //! - Dropout from a counter-based generator, fused into one pass, whose backward redraws the
 //!   mask instead of keeping it ([`dropout`]).
+//! - LayerNorm fused forward and backward, keeping the input and two floats per row
+//!   ([`layer_norm`]).
 //! - AdamW's update in one pass per parameter ([`adamw_step`]).
 //! - [`allocator`] keeps freed memory for reuse across training steps.
 //!
@@ -19,9 +21,11 @@
 mod adamw;
 pub mod allocator;
 mod dropout;
+mod layer_norm;
 mod math;
 
 pub use adamw::{AdamWKernels, AdamWStep, adamw_reference, adamw_step};
+pub use layer_norm::{LayerNormKernels, layer_norm, reference_layer_norm};
 pub use dropout::{DropoutKernels, dropout, dropout_mask, seed_dropout};
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;

@@ -10,7 +10,9 @@ use std::f32::consts::{FRAC_1_SQRT_2, LOG2_E};
 /// a degree-6 polynomial for e^r (Cephes' expf coefficients) and 2^n from the exponent bits.
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
-    // max/min vectorise; NaN is put back at the end (max/min would turn it into a bound).
+    // max/min vectorise (clamp does not); NaN is put back at the end (max/min would turn it
+    // into a bound).
+    #[allow(clippy::manual_clamp)]
     let v = x.max(-87.3).min(88.3);
     // round(v / ln 2) without a libm call: adding 1.5·2²³ pushes the fraction out of the mantissa.
     const ROUND: f32 = 12_582_912.0;
@@ -21,7 +23,7 @@ pub fn exp(x: f32) -> f32 {
     let r = v - n * LN2_HI - n * LN2_LO;
     let r2 = r * r;
     let p = ((((1.987_569_2e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1) * r
-        + 5.000_000_1e-1;
+        + 0.5;
     let er = p * r2 + r + 1.0;
     let scale = f32::from_bits(((n as i32).wrapping_add(127) as u32).wrapping_shl(23));
     let y = er * scale;

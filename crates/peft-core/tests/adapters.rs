@@ -382,7 +382,7 @@ fn the_row_folded_forward_equals_the_plain_per_row_one() {
         let x_plain = input(8, &device).require_grad();
         let folded = layer.forward(x_folded.clone());
         let plain = Tensor::stack::<3>(
-            (0..2).map(|b| layer.forward(x_plain.clone().slice([b..b + 1]).reshape([3, IN]))).collect(),
+            (0..2).map(|b| layer.forward(x_plain.clone().narrow(0, b, 1).reshape([3, IN]))).collect(),
             0,
         );
         let d = max_abs_diff(&values(&folded), &values(&plain));
