@@ -26,7 +26,8 @@ use burn_flex::FlexTensor;
 static STATE: Mutex<(u64, u64)> = Mutex::new((0, 0));
 
 /// Restarts the mask sequence from `seed`: the masks drawn after it depend on (seed, order of
-/// the calls, shapes) only.
+/// the calls, shapes) only. The generator is one per process: models trained on several
+/// threads of one process at once would draw in thread order (xtask runs one cell per process).
 pub fn seed_dropout(seed: u64) {
     *STATE.lock().expect("dropout generator lock") = (seed, 0);
 }
