@@ -109,26 +109,7 @@ fn update(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], c: Consts) {
 }
 
 fn update_dispatch(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], c: Consts) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-        unsafe fn avx512(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], c: Consts) {
-            update(p, m, v, g, c)
-        }
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn avx2(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], c: Consts) {
-            update(p, m, v, g, c)
-        }
-        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vl") {
-            // SAFETY: the features were detected on this CPU.
-            return unsafe { avx512(p, m, v, g, c) };
-        }
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            // SAFETY: as above.
-            return unsafe { avx2(p, m, v, g, c) };
-        }
-    }
-    update(p, m, v, g, c)
+    per_cpu_features!((p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], c: Consts) update(p, m, v, g, c))
 }
 
 impl AdamWKernels for Flex {

@@ -74,26 +74,8 @@ fn apply(x: &[f32], out: &mut [f32], start: u64, key: u64, threshold: u32, scale
 }
 
 fn apply_dispatch(x: &[f32], out: &mut [f32], start: u64, key: u64, threshold: u32, scale: f32) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
-        unsafe fn avx512(x: &[f32], out: &mut [f32], start: u64, key: u64, threshold: u32, scale: f32) {
-            apply(x, out, start, key, threshold, scale)
-        }
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn avx2(x: &[f32], out: &mut [f32], start: u64, key: u64, threshold: u32, scale: f32) {
-            apply(x, out, start, key, threshold, scale)
-        }
-        if std::is_x86_feature_detected!("avx512dq") && std::is_x86_feature_detected!("avx512vl") {
-            // SAFETY: the features were detected on this CPU.
-            return unsafe { avx512(x, out, start, key, threshold, scale) };
-        }
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: as above.
-            return unsafe { avx2(x, out, start, key, threshold, scale) };
-        }
-    }
-    apply(x, out, start, key, threshold, scale)
+    per_cpu_features!((x: &[f32], out: &mut [f32], start: u64, key: u64, threshold: u32, scale: f32)
+        apply(x, out, start, key, threshold, scale))
 }
 
 /// (threshold, scale) of a keep probability.
@@ -102,26 +84,7 @@ fn threshold_scale(keep: f64) -> (u32, f32) {
 }
 
 fn fill_dispatch(out: &mut [f32], start: u64, key: u64, threshold: u32, scale: f32) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
-        unsafe fn avx512(out: &mut [f32], start: u64, key: u64, threshold: u32, scale: f32) {
-            fill(out, start, key, threshold, scale)
-        }
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn avx2(out: &mut [f32], start: u64, key: u64, threshold: u32, scale: f32) {
-            fill(out, start, key, threshold, scale)
-        }
-        if std::is_x86_feature_detected!("avx512dq") && std::is_x86_feature_detected!("avx512vl") {
-            // SAFETY: the features were detected on this CPU.
-            return unsafe { avx512(out, start, key, threshold, scale) };
-        }
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: as above.
-            return unsafe { avx2(out, start, key, threshold, scale) };
-        }
-    }
-    fill(out, start, key, threshold, scale)
+    per_cpu_features!((out: &mut [f32], start: u64, key: u64, threshold: u32, scale: f32) fill(out, start, key, threshold, scale))
 }
 
 /// A dropout mask shaped like `x`, on its device: 1/keep with probability `keep` (to 2⁻²⁴),

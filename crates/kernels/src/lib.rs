@@ -18,6 +18,39 @@
 //! What this crate must not do: change results beyond float rounding (tests compare with f64
 //! references and with burn's own GELU, forward and gradient).
 
+/// The body of a hot loop function, compiled for AVX-512 (with DQ, for 64-bit integer
+/// multiplies), for AVX2 + FMA, and for the baseline target, run with the best the CPU has.
+/// Use it as the whole body of `fn name(args…)`; `$body` calls an `#[inline(always)]` loop with
+/// those arguments, so the compiler vectorises the loop once per instruction set. No fused
+/// multiply-adds are written, so every variant computes bit-identical results.
+macro_rules! per_cpu_features {
+    (($($arg:ident: $ty:ty),* $(,)?) $body:expr) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+            unsafe fn avx512($($arg: $ty),*) {
+                $body
+            }
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn avx2($($arg: $ty),*) {
+                $body
+            }
+            if std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512vl")
+                && std::is_x86_feature_detected!("avx512dq")
+            {
+                // SAFETY: the features were detected on this CPU.
+                return unsafe { avx512($($arg),*) };
+            }
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                // SAFETY: as above.
+                return unsafe { avx2($($arg),*) };
+            }
+        }
+        $body
+    }};
+}
+
 mod adamw;
 pub mod allocator;
 mod dropout;

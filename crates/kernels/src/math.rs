@@ -1,7 +1,5 @@
 //! Branch-free f32 formulas (so that the compiler vectorises the loops over slices) and the
-//! slice loops, compiled for AVX-512, AVX2 and plain x86-64/other targets, picked at run time.
-//!
-//! No fused multiply-adds are used, so every path computes bit-identical results.
+//! slice loops, compiled per instruction set (`per_cpu_features!` in lib.rs).
 
 use std::f32::consts::{FRAC_1_SQRT_2, LOG2_E};
 
@@ -81,8 +79,8 @@ pub fn gelu_tanh_grad(x: f32) -> f32 {
 }
 
 
-/// Defines `$name(src, dst)` = `dst[i] = $f(src[i])` (or with a gradient slice, `dst[i] = g[i]·$f(x[i])`),
-/// compiled three times and dispatched on the CPU's features.
+/// Defines `$name(src, dst)`: `dst[i] = $f(src[i])`, or with a gradient slice
+/// `$name(x, grad, dst)`: `dst[i] = grad[i]·$f(x[i])`, vectorised per CPU.
 macro_rules! slice_kernel {
     ($name:ident, $f:path) => {
         pub fn $name(src: &[f32], dst: &mut [f32]) {
@@ -92,26 +90,7 @@ macro_rules! slice_kernel {
                     *d = $f(s);
                 }
             }
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-                unsafe fn avx512(src: &[f32], dst: &mut [f32]) {
-                    body(src, dst)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2(src: &[f32], dst: &mut [f32]) {
-                    body(src, dst)
-                }
-                if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vl") {
-                    // SAFETY: the features were detected on this CPU.
-                    return unsafe { avx512(src, dst) };
-                }
-                if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                    // SAFETY: as above.
-                    return unsafe { avx2(src, dst) };
-                }
-            }
-            body(src, dst)
+            per_cpu_features!((src: &[f32], dst: &mut [f32]) body(src, dst))
         }
     };
     (grad $name:ident, $f:path) => {
@@ -122,26 +101,7 @@ macro_rules! slice_kernel {
                     *d = g * $f(x);
                 }
             }
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-                unsafe fn avx512(x: &[f32], grad: &[f32], dst: &mut [f32]) {
-                    body(x, grad, dst)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2(x: &[f32], grad: &[f32], dst: &mut [f32]) {
-                    body(x, grad, dst)
-                }
-                if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vl") {
-                    // SAFETY: the features were detected on this CPU.
-                    return unsafe { avx512(x, grad, dst) };
-                }
-                if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                    // SAFETY: as above.
-                    return unsafe { avx2(x, grad, dst) };
-                }
-            }
-            body(x, grad, dst)
+            per_cpu_features!((x: &[f32], grad: &[f32], dst: &mut [f32]) body(x, grad, dst))
         }
     };
 }
