@@ -115,9 +115,9 @@ pub fn run(args: OpsArgs) -> Result<()> {
         median_seconds(reps, &device, || x_up.random_like(burn::tensor::Distribution::Bernoulli(0.9))),
     );
     ew(
-        "dropout mask, kernels crate [1024,3072]",
-        big,
-        median_seconds(reps, &device, || kernels::dropout_mask(&x_up, 0.9)),
+        "dropout, fused (kernels crate) [1024,3072]",
+        2.0 * big,
+        median_seconds(reps, &device, || kernels::dropout(x_up.clone().autodiff(), 0.1)),
     );
     ew("tanh [1024,3072]", 2.0 * big, median_seconds(reps, &device, || x_up.clone().tanh()));
     ew("exp [1024,3072]", 2.0 * big, median_seconds(reps, &device, || x_up.clone().exp()));

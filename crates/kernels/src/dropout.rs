@@ -19,7 +19,7 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Flex, backend_extension};
-use burn::tensor::{DType, Distribution, Tensor, TensorData};
+use burn::tensor::{DType, Distribution, Tensor};
 use burn_flex::FlexTensor;
 
 /// (seed, masks drawn since seeding).
@@ -56,15 +56,6 @@ fn mask_value(key: u64, i: u64, threshold: u32, scale: f32) -> f32 {
     if ((z >> 40) as u32) < threshold { scale } else { 0.0 }
 }
 
-/// Fills `out` (elements `start..start + out.len()` of the mask) with `scale` where the
-/// element's 24-bit uniform falls below `threshold`, else 0.
-#[inline(always)]
-fn fill(out: &mut [f32], start: u64, key: u64, threshold: u32, scale: f32) {
-    for (j, o) in out.iter_mut().enumerate() {
-        *o = mask_value(key, start + j as u64, threshold, scale);
-    }
-}
-
 /// `out[j] = x[j] · mask(start + j)`.
 #[inline(always)]
 fn apply(x: &[f32], out: &mut [f32], start: u64, key: u64, threshold: u32, scale: f32) {
@@ -83,10 +74,6 @@ fn threshold_scale(keep: f64) -> (u32, f32) {
     ((keep * (1u64 << 24) as f64).round() as u32, (1.0 / keep) as f32)
 }
 
-fn fill_dispatch(out: &mut [f32], start: u64, key: u64, threshold: u32, scale: f32) {
-    per_cpu_features!((out: &mut [f32], start: u64, key: u64, threshold: u32, scale: f32) fill(out, start, key, threshold, scale))
-}
-
 /// A dropout mask shaped like `x`, on its device: 1/keep with probability `keep` (to 2⁻²⁴),
 /// else 0. On Flex (with or without autodiff) from the generator above; on other backends from
 /// burn's Bernoulli sampler (seed those with `Device::seed`).
@@ -95,21 +82,9 @@ pub fn dropout_mask<const D: usize>(x: &Tensor<D>, keep: f64) -> Tensor<D> {
     if !(x.dtype() == DType::F32 && crate::is_flex(&device)) {
         return x.random_like(Distribution::Bernoulli(keep)).mul_scalar(1.0 / keep);
     }
-    let shape = x.shape();
-    let n = shape.num_elements();
-    let (threshold, scale) = threshold_scale(keep);
-    let key = next_key();
-    let mut values = vec![0.0f32; n];
-    if n <= crate::CHUNK {
-        fill_dispatch(&mut values, 0, key, threshold, scale);
-    } else {
-        use rayon::prelude::*;
-        values
-            .par_chunks_mut(crate::CHUNK)
-            .enumerate()
-            .for_each(|(c, chunk)| fill_dispatch(chunk, (c * crate::CHUNK) as u64, key, threshold, scale));
-    }
-    Tensor::from_data(TensorData::new(values, shape), &device)
+    // The fused op applied to ones is the mask itself.
+    let ones = Tensor::<D>::ones(x.shape(), &device);
+    Tensor::from_dispatch(<burn::backend::Dispatch as DropoutKernels>::dropout_fused(ones.into_dispatch(), keep, next_key()))
 }
 
 /// Dropout while training: x · mask / keep with the next mask of the generator, on an autodiff
@@ -137,23 +112,8 @@ pub trait DropoutKernels: Backend {
 
 impl DropoutKernels for Flex {
     fn dropout_fused(x: FlexTensor, keep: f64, key: u64) -> FlexTensor {
-        let x = crate::contiguous_f32(x);
-        let n = x.layout().num_elements();
         let (threshold, scale) = threshold_scale(keep);
-        let mut out = FlexTensor::empty(x.layout().shape().clone(), DType::F32);
-        {
-            let src = &x.storage::<f32>()[..n];
-            let dst = &mut out.storage_mut::<f32>()[..n];
-            if n <= crate::CHUNK {
-                apply_dispatch(src, dst, 0, key, threshold, scale);
-            } else {
-                use rayon::prelude::*;
-                dst.par_chunks_mut(crate::CHUNK).zip(src.par_chunks(crate::CHUNK)).enumerate().for_each(|(c, (d, s))| {
-                    apply_dispatch(s, d, (c * crate::CHUNK) as u64, key, threshold, scale)
-                });
-            }
-        }
-        out
+        crate::map_f32(x, |start, src, dst| apply_dispatch(src, dst, start as u64, key, threshold, scale))
     }
 }
 

@@ -50,23 +50,6 @@ pub trait GeluKernels: Backend {
     fn gelu_fast_grad(x: FloatTensor<Self>, grad: FloatTensor<Self>, tanh: bool) -> FloatTensor<Self>;
 }
 
-fn map_unary(x: FlexTensor, f: fn(&[f32], &mut [f32])) -> FlexTensor {
-    let x = crate::contiguous_f32(x);
-    let n = x.layout().num_elements();
-    let mut out = FlexTensor::empty(x.layout().shape().clone(), DType::F32);
-    {
-        let src = &x.storage::<f32>()[..n];
-        let dst = &mut out.storage_mut::<f32>()[..n];
-        if n <= crate::CHUNK {
-            f(src, dst);
-        } else {
-            use rayon::prelude::*;
-            dst.par_chunks_mut(crate::CHUNK).zip(src.par_chunks(crate::CHUNK)).for_each(|(d, s)| f(s, d));
-        }
-    }
-    out
-}
-
 fn map_binary(x: FlexTensor, grad: FlexTensor, f: fn(&[f32], &[f32], &mut [f32])) -> FlexTensor {
     assert_eq!(x.layout().shape(), grad.layout().shape(), "GELU backward: input and gradient shapes differ");
     let x = crate::contiguous_f32(x);
@@ -91,7 +74,8 @@ fn map_binary(x: FlexTensor, grad: FlexTensor, f: fn(&[f32], &[f32], &mut [f32])
 
 impl GeluKernels for Flex {
     fn gelu_fast(x: FlexTensor, tanh: bool) -> FlexTensor {
-        map_unary(x, if tanh { crate::math::gelu_tanh_slice } else { crate::math::gelu_erf_slice })
+        let f = if tanh { crate::math::gelu_tanh_slice } else { crate::math::gelu_erf_slice };
+        crate::map_f32(x, |_, src, dst| f(src, dst))
     }
 
     fn gelu_fast_grad(x: FlexTensor, grad: FlexTensor, tanh: bool) -> FlexTensor {

@@ -82,3 +82,22 @@ pub(crate) fn contiguous_f32(x: FlexTensor) -> FlexTensor {
 pub(crate) fn is_flex(device: &burn::tensor::Device) -> bool {
     matches!(device.as_dispatch().clone().inner(), DispatchDevice::Flex(_))
 }
+
+/// A new f32 tensor shaped like `x` with `f(start, src, dst)` applied to each parallel chunk
+/// (`start`: the chunk's first element index, for position-dependent kernels such as dropout).
+pub(crate) fn map_f32(x: FlexTensor, f: impl Fn(usize, &[f32], &mut [f32]) + Sync) -> FlexTensor {
+    let x = contiguous_f32(x);
+    let n = x.layout().num_elements();
+    let mut out = FlexTensor::empty(x.layout().shape().clone(), DType::F32);
+    {
+        let src = &x.storage::<f32>()[..n];
+        let dst = &mut out.storage_mut::<f32>()[..n];
+        if n <= CHUNK {
+            f(0, src, dst);
+        } else {
+            use rayon::prelude::*;
+            dst.par_chunks_mut(CHUNK).zip(src.par_chunks(CHUNK)).enumerate().for_each(|(c, (d, s))| f(c * CHUNK, s, d));
+        }
+    }
+    out
+}

@@ -135,16 +135,11 @@ pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, bias: Option<Tensor<4
     dropout(activation::softmax(scores, 3), dropout_prob).matmul(v)
 }
 
-/// HF's `nn.Dropout(prob)` in `model.train()`: zeroes each element with probability `prob` and
-/// scales the rest by 1/(1 − prob).
-///
-/// Training means an autodiff device here. The runner evaluates on `model.valid()` (the inner
-/// device), and inference and parity checks run without autodiff, so only training steps drop.
-/// The masks come from [`kernels::dropout`]'s generator, seeded by [`seed_dropout`] (the runner
-/// does so per epoch).
-pub fn dropout<const D: usize>(x: Tensor<D>, prob: f64) -> Tensor<D> {
-    kernels::dropout(x, prob)
-}
+/// HF's `nn.Dropout(prob)` in `model.train()` ([`kernels::dropout`]). Training means an
+/// autodiff device here: the runner evaluates on `model.valid()` (the inner device), and
+/// inference and parity checks run without autodiff, so only training steps drop. The masks are
+/// seeded by [`seed_dropout`] (the runner does so per epoch).
+pub use kernels::dropout;
 
 /// Seeds every source of dropout masks for `device`: the CPU kernels' generator and the
 /// backend's own (wgpu, CUDA).
@@ -156,22 +151,19 @@ pub fn seed_dropout(device: &Device, seed: u64) {
 /// Reads a dropout probability from a config, refusing values outside [0, 1) (as `nn.Dropout`
 /// does) so that a bad config fails at load, naming the file, not in the middle of training.
 pub fn dropout_prob<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    let p = <f64 as serde::Deserialize>::deserialize(d)?;
-    if (0.0..1.0).contains(&p) {
-        Ok(p)
-    } else {
-        Err(serde::de::Error::custom(format!("{p} is not a dropout probability in [0, 1)")))
-    }
+    checked_dropout_prob::<D>(<f64 as serde::Deserialize>::deserialize(d)?)
 }
 
 /// As [`dropout_prob`] for optional keys (`"classifier_dropout": null`).
 pub fn optional_dropout_prob<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    let p = <Option<f64> as serde::Deserialize>::deserialize(d)?;
-    match p {
-        Some(p) if !(0.0..1.0).contains(&p) => {
-            Err(serde::de::Error::custom(format!("{p} is not a dropout probability in [0, 1)")))
-        }
-        _ => Ok(p),
+    <Option<f64> as serde::Deserialize>::deserialize(d)?.map(checked_dropout_prob::<D>).transpose()
+}
+
+fn checked_dropout_prob<'de, D: serde::Deserializer<'de>>(p: f64) -> Result<f64, D::Error> {
+    if (0.0..1.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(serde::de::Error::custom(format!("{p} is not a dropout probability in [0, 1)")))
     }
 }
 

@@ -406,13 +406,10 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
     Ok(Trained { epochs: progress.epochs, outcome, params, train_s: progress.train_s, samples: progress.samples, device_peak_bytes })
 }
 
-/// The backend generator's seed for one epoch of a cell (a SplitMix64 step of seed and epoch,
-/// so that neighbouring seeds and epochs give unrelated streams).
+/// The dropout seed of one epoch of a cell: a named stream of the cell's seed, like the
+/// adapters' streams, so neighbouring seeds and epochs give unrelated masks.
 fn dropout_seed(seed: u64, epoch: u64) -> u64 {
-    let mut z = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(epoch.wrapping_mul(0xBF58_476D_1CE4_E5B9));
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    peft_core::Rng::for_stream(seed, &format!("dropout/epoch-{epoch}")).next_u64()
 }
 
 /// Writes the partial checkpoint to a fresh directory, then swaps it in.
