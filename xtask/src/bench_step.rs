@@ -36,6 +36,10 @@ pub struct StepArgs {
     pub methods: Vec<String>,
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     pub device: DeviceArg,
+    /// Gradient checkpointing (burn's balanced strategy): the backward recomputes memory-bound
+    /// operations' outputs instead of keeping them; matrix products still keep theirs.
+    #[arg(long)]
+    pub checkpointing: bool,
     #[arg(long, default_value = "results/bench/step.json")]
     pub out: PathBuf,
 }
@@ -49,7 +53,9 @@ impl StepArgs {
             "--steps", &self.steps.to_string(), "--layers", &self.layers.to_string(),
         ]
         .map(String::from)
-        .to_vec()
+        .into_iter()
+        .chain(self.checkpointing.then(|| "--checkpointing".to_string()))
+        .collect()
     }
 }
 
@@ -68,7 +74,10 @@ fn roberta_base(layers: usize) -> BertConfig {
 }
 
 pub fn run_one(args: &StepArgs, method: &str) -> Result<StepRecord> {
-    let device = args.device.device()?.autodiff();
+    let mut device = args.device.device()?.autodiff();
+    if args.checkpointing {
+        device = device.gradient_checkpointing();
+    }
     let cfg = roberta_base(args.layers);
     let mut model = BertForSequenceClassification::load(&Weights::random_init(0, 0.02), &cfg, 2, &device)?;
     let targets = TargetModules::names(&["query", "value"]);

@@ -55,7 +55,7 @@ fn map_binary(x: FlexTensor, grad: FlexTensor, f: fn(&[f32], &[f32], &mut [f32])
     let x = crate::contiguous_f32(x);
     let grad = crate::contiguous_f32(grad);
     let n = x.layout().num_elements();
-    let mut out = FlexTensor::empty(x.layout().shape().clone(), DType::F32);
+    let mut out = crate::zeros_f32(x.layout().shape().clone());
     {
         let xs = &x.storage::<f32>()[..n];
         let gs = &grad.storage::<f32>()[..n];

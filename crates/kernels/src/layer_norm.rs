@@ -164,8 +164,8 @@ impl LayerNormKernels for Flex {
             gamma.layout().num_elements() == d && beta.layout().num_elements() == d,
             "LayerNorm: γ and β must have the last dimension's size {d}"
         );
-        let mut y = FlexTensor::empty(shape, DType::F32);
-        let mut stats = FlexTensor::empty(Shape::new([rows, 2]), DType::F32);
+        let mut y = crate::zeros_f32(shape);
+        let mut stats = crate::zeros_f32(Shape::new([rows, 2]));
         {
             let (xs, g, b) = (
                 &x.storage::<f32>()[..n],
@@ -199,7 +199,7 @@ impl LayerNormKernels for Flex {
         let d = shape[shape.num_dims() - 1];
         let n = shape.num_elements();
         let rows = n / d.max(1);
-        let mut dx = FlexTensor::empty(shape, DType::F32);
+        let mut dx = crate::zeros_f32(shape);
         let partials: Vec<(Vec<f32>, Vec<f32>)> = {
             let (xs, g, ss, dys) = (
                 &x.storage::<f32>()[..n],

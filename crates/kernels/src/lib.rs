@@ -57,15 +57,19 @@ mod dropout;
 mod gelu;
 mod layer_norm;
 mod math;
+mod matmul;
+mod softmax;
 
 pub use adamw::{AdamWKernels, AdamWStep, adamw_reference, adamw_step};
 pub use layer_norm::{LayerNormKernels, layer_norm, reference_layer_norm};
 pub use gelu::{GeluKernels, GeluKind, gelu, reference_gelu};
 pub use math::{erf, exp, gelu_erf, gelu_erf_grad, gelu_tanh, gelu_tanh_grad, tanh};
 pub use dropout::{DropoutKernels, dropout, dropout_mask, seed_dropout};
+pub use matmul::{MatmulKernels, matmul};
+pub use softmax::{SoftmaxKernels, softmax};
 
 use burn::backend::DispatchDevice;
-use burn::tensor::DType;
+use burn::tensor::{DType, Shape, TensorData};
 use burn_flex::FlexTensor;
 
 /// Elements per parallel task: large enough that rayon's overhead is noise, small enough to
@@ -83,12 +87,20 @@ pub(crate) fn is_flex(device: &burn::tensor::Device) -> bool {
     matches!(device.as_dispatch().clone().inner(), DispatchDevice::Flex(_))
 }
 
+/// A new zero-filled f32 tensor. burn-flex's `FlexTensor::empty` zero-fills a byte vector and
+/// then copies it into an aligned allocation; an f32 vector is aligned for f32 already, so this
+/// is one zeroing pass and no copy.
+pub(crate) fn zeros_f32(shape: Shape) -> FlexTensor {
+    let n = shape.num_elements();
+    FlexTensor::from_data(TensorData::new(vec![0.0f32; n], shape))
+}
+
 /// A new f32 tensor shaped like `x` with `f(start, src, dst)` applied to each parallel chunk
 /// (`start`: the chunk's first element index, for position-dependent kernels such as dropout).
 pub(crate) fn map_f32(x: FlexTensor, f: impl Fn(usize, &[f32], &mut [f32]) + Sync) -> FlexTensor {
     let x = contiguous_f32(x);
     let n = x.layout().num_elements();
-    let mut out = FlexTensor::empty(x.layout().shape().clone(), DType::F32);
+    let mut out = zeros_f32(x.layout().shape().clone());
     {
         let src = &x.storage::<f32>()[..n];
         let dst = &mut out.storage_mut::<f32>()[..n];

@@ -10,7 +10,7 @@
 use burn::module::{Module, Param};
 use burn::tensor::module::conv1d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{Bool, Device, Int, Tensor, TensorData, activation};
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use peft_core::AdaptedLinear;
 use serde::{Deserialize, Deserializer};
 
@@ -479,7 +479,7 @@ impl DebertaV2Model {
         }
 
         let scores = scores.mask_fill(masked, f32::MIN);
-        merge_heads(dropout(activation::softmax(scores, 3), cfg.attention_probs_dropout_prob).matmul(v))
+        merge_heads(dropout(kernels::softmax(scores, 3), cfg.attention_probs_dropout_prob).matmul(v))
     }
 
     /// Every linear layer with its name, for adapters.

@@ -132,7 +132,7 @@ pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, bias: Option<Tensor<4
     if let Some(bias) = bias {
         scores = scores + bias;
     }
-    dropout(activation::softmax(scores, 3), dropout_prob).matmul(v)
+    dropout(kernels::softmax(scores, 3), dropout_prob).matmul(v)
 }
 
 /// HF's `nn.Dropout(prob)` in `model.train()` ([`kernels::dropout`]). Training means an

@@ -11,7 +11,7 @@
 //! transposed), C is [r, out] (the chosen rows of W = the chosen columns of HF's weight).
 
 use burn::module::{Module, Param, ParamId};
-use burn::tensor::{Device, Int, Tensor, TensorData, module::linear};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::{AInit, ColumnSelector, MethodSpec, PeftError, Rng, Selector, Trains, method};
@@ -92,14 +92,41 @@ pub(crate) fn index_tensor(cols: &[usize], device: &Device) -> Tensor<1, Int> {
     Tensor::from_data(TensorData::new(v, [cols.len()]), device)
 }
 
+/// x·W (+ b) over the last dimension of `x`, as one [rows, in]·[in, out] product
+/// ([`kernels::matmul`], which writes its output once on CPU).
+fn linear<const D: usize>(x: Tensor<D>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<D> {
+    let mut dims = x.dims();
+    let [n_in, n_out] = weight.dims();
+    let rows = dims[..D - 1].iter().product::<usize>();
+    dims[D - 1] = n_out;
+    let y = kernels::matmul(x.reshape([rows, n_in]), weight);
+    let y = match bias {
+        Some(b) => y + b.unsqueeze(),
+        None => y,
+    };
+    y.reshape(dims)
+}
+
 /// `t` as a fresh leaf on `device`: computed values (a merge, a selection) must not carry a
 /// graph into a parameter, and must keep the device's autodiff setting.
 pub(crate) fn leaf<const D: usize, K: burn::tensor::kind::Autodiff>(
     t: Tensor<D, K>,
     device: &Device,
 ) -> Tensor<D, K> {
-    let t = t.inner();
-    if device.is_autodiff() { t.autodiff() } else { t }
+    with_autodiff_strategy(t.inner(), device.gradient_checkpointing_strategy())
+}
+
+/// `inner` (a tensor without autodiff) with autodiff under `strategy`, or as it is for `None`.
+/// burn's `Tensor::autodiff` would attach the default strategy, and an operation that mixes a
+/// gradient-checkpointing device's tensors with such a tensor panics ("strategy mismatch").
+pub(crate) fn with_autodiff_strategy<const D: usize, K: burn::tensor::kind::Autodiff>(
+    inner: Tensor<D, K>,
+    strategy: Option<burn::tensor::GradientCheckpointingStrategy>,
+) -> Tensor<D, K> {
+    match strategy {
+        Some(s) => inner.autodiff().with_gradient_checkpointing_strategy(s),
+        None => inner,
+    }
 }
 
 fn param<const D: usize>(id: Option<ParamId>, value: Tensor<D>, trainable: bool) -> Param<Tensor<D>> {

@@ -256,6 +256,7 @@ impl ModuleMapper for AdamWMapper<'_> {
 
         let (id, tensor, mapper) = param.consume();
         let require_grad = tensor.is_require_grad();
+        let strategy = tensor.gradient_checkpointing_strategy();
         let dims = tensor.dims();
         let n = tensor.shape().num_elements();
         let p = tensor.inner().reshape([n]);
@@ -278,7 +279,7 @@ impl ModuleMapper for AdamWMapper<'_> {
         let (p, m, v) = kernels::adamw_step(p, grad, m, v, &adamw);
         self.opt.moments.insert(id, Moments { m, v, step });
 
-        let mut out: Tensor<D> = Tensor::from_inner(p.reshape(dims));
+        let mut out: Tensor<D> = crate::layer::with_autodiff_strategy(p.reshape(dims), strategy);
         if require_grad {
             out = out.require_grad();
         }

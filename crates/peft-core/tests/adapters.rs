@@ -397,3 +397,44 @@ fn the_row_folded_forward_equals_the_plain_per_row_one() {
         assert!(d <= 1e-6, "{}: dL/dx differs by {d}", spec.name);
     }
 }
+
+/// burn's gradient checkpointing (`Device::gradient_checkpointing`, the balanced strategy)
+/// tags every tensor with its strategy, and an operation mixing two strategies panics. The
+/// adapter's computed leaves (merged weights, PaCA's start columns) and the optimizer's updated
+/// parameters must keep the device's strategy: every method, through optimizer steps and a
+/// chain reset, gives the same outputs and gradients with checkpointing as without.
+#[test]
+fn gradient_checkpointing_gives_the_same_outputs_gradients_and_updates() {
+    let run = |device: &burn::tensor::Device| {
+        let r = tensor(random_vec(2 * 3 * OUT, 98), [2, 3, OUT], device);
+        let mut out = Vec::new();
+        for spec in REGISTRY {
+            let mut layer = perturb(layer(spec.name, device), 43, device);
+            let mut opt = AdamW::new(AdamWConfig::default(), ParamGroups::from_module(&layer, &[]));
+            for step in 0..3 {
+                let x = input(9 + step, device).require_grad();
+                // tanh: a memory-bound operation that the balanced strategy recomputes.
+                let y = layer.forward(x.clone()).tanh();
+                out.push((spec.name, "output", values(&y)));
+                let grads = (y * r.clone()).sum().backward();
+                out.push((spec.name, "dL/dx", values(&x.grad(&grads).unwrap())));
+                for name in trainable_names(&layer) {
+                    out.push((spec.name, name, grad(&layer, name, &grads)));
+                }
+                layer = opt.step(1e-2, layer, grads).unwrap().0;
+                if step == 1 {
+                    layer = layer.reset_chain();
+                }
+            }
+            out.push((spec.name, "merged weight", values(&layer.effective_weight())));
+        }
+        out
+    };
+    let plain = run(&device());
+    let checkpointed = run(&device().gradient_checkpointing());
+    assert_eq!(plain.len(), checkpointed.len());
+    for ((method, what, a), (_, _, b)) in plain.iter().zip(&checkpointed) {
+        let d = max_abs_diff(a, b);
+        assert!(d <= 1e-6, "{method}: {what} differs by {d} with gradient checkpointing");
+    }
+}
