@@ -26,9 +26,6 @@ pub enum BenchCommand {
     Compare {
         #[command(flatten)]
         step: crate::bench_step::StepArgs,
-        /// Interleaved rounds per method.
-        #[arg(long, default_value_t = 3)]
-        rounds: usize,
         /// The Python that runs bench/torch_step.py (default `python3`; the script makes its own
         /// virtualenv with pinned torch, transformers and peft on first use).
         #[arg(long)]
@@ -89,7 +86,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Layers(args) => run_all(args),
         BenchCommand::Step(args) => crate::bench_step::run_all(args),
         BenchCommand::Ops(args) => crate::bench_ops::run(args),
-        BenchCommand::Compare { step, rounds, python } => crate::bench_step::compare(step, rounds, python),
+        BenchCommand::Compare { step, python } => crate::bench_step::compare(step, python),
         BenchCommand::StepOne(args) => {
             let method = args.methods.first().context("step-one needs --methods M")?.clone();
             let r = crate::bench_step::run_one(&args, &method)?;

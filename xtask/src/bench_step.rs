@@ -28,6 +28,11 @@ pub struct StepArgs {
     /// Timed steps (after 2 warm-up steps); the median is reported.
     #[arg(long, default_value_t = 5)]
     pub steps: usize,
+    /// Interleaved rounds (default: 1 for `bench step`, 3 for `bench compare`). `bench step`
+    /// runs method 1, 2, …, then again; `bench compare` burn then PyTorch for LoRA and FFT. So
+    /// machine noise hits everything alike; the tables show each median over the rounds.
+    #[arg(long)]
+    pub rounds: Option<usize>,
     /// Encoder layers (RoBERTa-base has 12; fewer for a quick look).
     #[arg(long, default_value_t = 12)]
     pub layers: usize,
@@ -120,41 +125,63 @@ pub fn run_one(args: &StepArgs, method: &str) -> Result<StepRecord> {
 pub fn run_all(args: StepArgs) -> Result<()> {
     let methods = methods_or(&args.methods, default_methods())?;
     let device = format!("{:?}", args.device).to_lowercase();
+    let rounds = args.rounds.unwrap_or(1).max(1);
     println!(
-        "bench step: RoBERTa-base-shaped classifier ({} layers), batch {}×{}, r = {}, adapters on query+value, {} timed steps, device {device}",
-        args.layers, args.batch, args.seq, args.rank, args.steps
+        "bench step: RoBERTa-base-shaped classifier ({} layers), batch {}×{}, r = {}, adapters on query+value, {} timed steps, \
+         {rounds} round(s), device {device}{}",
+        args.layers,
+        args.batch,
+        args.seq,
+        args.rank,
+        args.steps,
+        if args.checkpointing { ", gradient checkpointing" } else { "" }
     );
-    let bar = indicatif::ProgressBar::new(methods.len() as u64);
+    let bar = indicatif::ProgressBar::new((methods.len() * rounds) as u64);
     let mut results: Vec<StepRecord> = Vec::new();
-    for m in &methods {
-        bar.set_message(m.clone());
-        results.push(run_child(&args.child_args(m), m)?);
-        bar.inc(1);
+    for round in 0..rounds {
+        for m in &methods {
+            bar.set_message(format!("round {}: {m}", round + 1));
+            results.push(run_child(&args.child_args(m), m)?);
+            bar.inc(1);
+        }
     }
     bar.finish_and_clear();
-    let lora = results.iter().find(|r| r.method == "lora").map(|r| (r.seconds_per_step, r.peak_rss_bytes));
+    let lora = (median_of(&results, "lora", |r| r.seconds_per_step), median_of(&results, "lora", |r| r.peak_rss_bytes as f64));
     println!("{:<10} {:>9} {:>10} {:>10} {:>11} {:>9} {:>9}", "method", "s/step", "samples/s", "peak MiB", "trainable", "t/LoRA", "mem/LoRA");
-    for r in &results {
-        let (t, m) = lora.map(|(t, m)| (r.seconds_per_step / t, r.peak_rss_bytes as f64 / m as f64)).unwrap_or((f64::NAN, f64::NAN));
+    for m in &methods {
+        let (t, mem) = (median_of(&results, m, |r| r.seconds_per_step), median_of(&results, m, |r| r.peak_rss_bytes as f64));
+        let trainable = results.iter().find(|r| &r.method == m).map_or(0, |r| r.trainable_params);
         println!(
-            "{:<10} {:>9.3} {:>10.2} {:>10.1} {:>11} {:>9.3} {:>9.3}",
-            r.method,
-            r.seconds_per_step,
-            r.samples_per_s,
-            r.peak_rss_bytes as f64 / 1048576.0,
-            r.trainable_params,
-            t,
-            m
+            "{m:<10} {t:>9.3} {:>10.2} {:>10.1} {trainable:>11} {:>9.3} {:>9.3}",
+            args.batch as f64 / t,
+            mem / 1048576.0,
+            t / lora.0,
+            mem / lora.1
         );
     }
     write_json(&args.out, &results)
+}
+
+/// The median of `value` over `method`'s burn measurements (NaN when there are none).
+fn median_of(results: &[StepRecord], method: &str, value: impl Fn(&StepRecord) -> f64) -> f64 {
+    median_by(results, "burn", method, &value)
+}
+
+fn median_by(results: &[StepRecord], implementation: &str, method: &str, value: &dyn Fn(&StepRecord) -> f64) -> f64 {
+    let mut v: Vec<f64> = results.iter().filter(|r| r.implementation == implementation && r.method == method).map(value).collect();
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// `cargo xtask bench compare`: burn and PyTorch+PEFT (bench/torch_step.py, its own venv),
 /// interleaved (burn, torch, burn, torch …) for LoRA and FFT so that machine noise hits both
 /// alike, `rounds` times each; the other methods run on burn once. Writes every measurement to
 /// `results/bench/step.json`.
-pub fn compare(args: StepArgs, rounds: usize, python: Option<PathBuf>) -> Result<()> {
+pub fn compare(args: StepArgs, python: Option<PathBuf>) -> Result<()> {
+    let rounds = args.rounds.unwrap_or(3).max(1);
+    if args.checkpointing {
+        bail!("bench compare runs PyTorch without gradient checkpointing; compare with `bench step --checkpointing` instead");
+    }
     let script = PathBuf::from("bench/torch_step.py");
     if !script.exists() {
         bail!("{} not found: run `cargo xtask bench compare` from the repository root", script.display());
@@ -187,11 +214,7 @@ pub fn compare(args: StepArgs, rounds: usize, python: Option<PathBuf>) -> Result
         eprintln!("burn: {m}");
         results.push(burn_one(m)?);
     }
-    let median = |imp: &str, m: &str, f: &dyn Fn(&StepRecord) -> f64| {
-        let mut v: Vec<f64> = results.iter().filter(|r| r.implementation == imp && r.method == m).map(f).collect();
-        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-    };
+    let median = |imp: &str, m: &str, f: &dyn Fn(&StepRecord) -> f64| median_by(&results, imp, m, f);
     println!("{:<8} {:>14} {:>14} {:>8} {:>16} {:>16} {:>8}", "method", "burn s/step", "torch s/step", "ratio", "burn peak MiB", "torch peak MiB", "ratio");
     for m in ["lora", "fft"] {
         let (bt, tt) = (median("burn", m, &|r| r.seconds_per_step), median("pytorch-peft", m, &|r| r.seconds_per_step));
