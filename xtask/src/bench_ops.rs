@@ -74,6 +74,7 @@ pub fn run(args: OpsArgs) -> Result<()> {
         fl(t, h, h),
         median_seconds(reps, &device, || x3.clone().matmul(w.clone().unsqueeze::<3>())),
     );
+    row("x·W, kernels crate (training's path)", fl(t, h, h), median_seconds(reps, &device, || kernels::matmul(x.clone(), w.clone())));
     row("dY·Wᵀ [1024,768]·[768,768]ᵀ", fl(t, h, h), median_seconds(reps, &device, || x.clone().matmul(w.clone().transpose())));
     row("(W·dYᵀ)ᵀ [768,768]·[1024,768]ᵀ", fl(t, h, h), median_seconds(reps, &device, || w.clone().matmul(x.clone().transpose())));
     row(
@@ -88,6 +89,11 @@ pub fn run(args: OpsArgs) -> Result<()> {
         "dY·W_upᵀ [1024,3072]·[3072,768]ᵀ",
         fl(t, f, h),
         median_seconds(reps, &device, || x_up.clone().matmul(w_up.clone().transpose())),
+    );
+    row(
+        "dY·W_upᵀ, kernels crate (training's path)",
+        fl(t, f, h),
+        median_seconds(reps, &device, || kernels::matmul(x_up.clone(), w_up.clone().transpose())),
     );
     row(
         "q·kᵀ [96,128,64]·[96,128,64]ᵀ",
@@ -129,6 +135,26 @@ pub fn run(args: OpsArgs) -> Result<()> {
         "softmax [96,128,128]",
         2.0 * (b * heads * s * s * 4) as f64,
         median_seconds(reps, &device, || burn::tensor::activation::softmax(p.clone(), 2)),
+    );
+    // Forward and backward under autodiff, where burn differentiates the decomposed softmax.
+    let ad = device.clone().autodiff();
+    let probe = random([b * heads, s, s], 11, &ad);
+    let softmax_step = |f: fn(Tensor<3>) -> Tensor<3>| {
+        median_seconds(reps, &ad, || {
+            let x = p.clone().autodiff().require_grad();
+            let grads = (f(x.clone()) * probe.clone()).sum().backward();
+            x.grad(&grads).expect("the input's gradient")
+        })
+    };
+    ew(
+        "softmax forward+backward, autodiff [96,128,128]",
+        4.0 * (b * heads * s * s * 4) as f64,
+        softmax_step(|x| burn::tensor::activation::softmax(x, 2)),
+    );
+    ew(
+        "the same, kernels crate (training's path)",
+        4.0 * (b * heads * s * s * 4) as f64,
+        softmax_step(|x| kernels::softmax(x, 2)),
     );
     ew(
         "swap heads [8,128,12,64]→[8,12,128,64]",
