@@ -12,6 +12,10 @@
 //!   mask instead of keeping it ([`dropout`]).
 //! - LayerNorm fused forward and backward, keeping the input and two floats per row
 //!   ([`layer_norm`]).
+//! - Softmax over the last dimension with a one-pass backward ([`softmax`]); under autodiff burn
+//!   differentiates its decomposed form.
+//! - The linear layers' 2-D product, written straight into its output ([`matmul`]); burn-flex
+//!   zero-fills and then copies every product's output buffer.
 //! - AdamW's update in one pass per parameter ([`adamw_step`]).
 //! - [`allocator`] keeps freed memory for reuse across training steps.
 //!
