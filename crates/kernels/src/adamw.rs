@@ -33,19 +33,12 @@ pub fn adamw_step(p: Tensor<1>, grad: Tensor<1>, m: Tensor<1>, v: Tensor<1>, ste
     if !all_flex_f32 {
         return adamw_reference(p, grad, m, v, step);
     }
-    let s = *step;
     let (p, m, v) = <burn::backend::Dispatch as AdamWKernels>::adamw_step(
         p.into_dispatch(),
         grad.into_dispatch(),
         m.into_dispatch(),
         v.into_dispatch(),
-        s.lr,
-        s.beta1,
-        s.beta2,
-        s.eps,
-        s.bias_correction1,
-        s.bias_correction2,
-        s.weight_decay,
+        *step,
     );
     (Tensor::from_dispatch(p), Tensor::from_dispatch(m), Tensor::from_dispatch(v))
 }
@@ -64,19 +57,12 @@ pub fn adamw_reference(p: Tensor<1>, grad: Tensor<1>, m: Tensor<1>, v: Tensor<1>
 
 #[backend_extension(Flex)]
 pub trait AdamWKernels: Backend {
-    #[allow(clippy::too_many_arguments)]
     fn adamw_step(
         p: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         m: FloatTensor<Self>,
         v: FloatTensor<Self>,
-        lr: f64,
-        beta1: f64,
-        beta2: f64,
-        eps: f64,
-        bias_correction1: f64,
-        bias_correction2: f64,
-        weight_decay: f64,
+        step: AdamWStep,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
@@ -113,30 +99,18 @@ fn update_dispatch(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], c: Co
 }
 
 impl AdamWKernels for Flex {
-    fn adamw_step(
-        p: FlexTensor,
-        grad: FlexTensor,
-        m: FlexTensor,
-        v: FlexTensor,
-        lr: f64,
-        beta1: f64,
-        beta2: f64,
-        eps: f64,
-        bias_correction1: f64,
-        bias_correction2: f64,
-        weight_decay: f64,
-    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+    fn adamw_step(p: FlexTensor, grad: FlexTensor, m: FlexTensor, v: FlexTensor, s: AdamWStep) -> (FlexTensor, FlexTensor, FlexTensor) {
         let c = Consts {
-            b1: beta1 as f32,
-            one_minus_b1: (1.0 - beta1) as f32,
-            b2: beta2 as f32,
-            one_minus_b2: (1.0 - beta2) as f32,
-            bc1: bias_correction1 as f32,
-            bc2: bias_correction2 as f32,
-            eps: eps as f32,
-            lr: lr as f32,
-            decay: (1.0 - lr * weight_decay) as f32,
-            has_decay: weight_decay != 0.0,
+            b1: s.beta1 as f32,
+            one_minus_b1: (1.0 - s.beta1) as f32,
+            b2: s.beta2 as f32,
+            one_minus_b2: (1.0 - s.beta2) as f32,
+            bc1: s.bias_correction1 as f32,
+            bc2: s.bias_correction2 as f32,
+            eps: s.eps as f32,
+            lr: s.lr as f32,
+            decay: (1.0 - s.lr * s.weight_decay) as f32,
+            has_decay: s.weight_decay != 0.0,
         };
         // Each is written in place when this step holds its only reference (the moments always;
         // the parameter once the model has let go of it), and copied first otherwise.
