@@ -16,7 +16,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::ModelError;
 use crate::layers::{
-    Act, Embedding, LayerNorm, arange_rows, default_dropout, dropout, dropout_prob, load_linear, merge_heads,
+    Act, Embedding, LayerNorm, arange_rows, attend, default_dropout, dropout, dropout_prob, load_linear, merge_heads,
     optional_dropout_prob, split_heads,
 };
 use crate::weights::Weights;
@@ -479,7 +479,7 @@ impl DebertaV2Model {
         }
 
         let scores = scores.mask_fill(masked, f32::MIN);
-        merge_heads(dropout(kernels::softmax(scores, 3), cfg.attention_probs_dropout_prob).matmul(v))
+        merge_heads(attend(scores, v, cfg.attention_probs_dropout_prob))
     }
 
     /// Every linear layer with its name, for adapters.

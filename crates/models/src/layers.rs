@@ -132,6 +132,12 @@ pub fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, bias: Option<Tensor<4
     if let Some(bias) = bias {
         scores = scores + bias;
     }
+    attend(scores, v, dropout_prob)
+}
+
+/// softmax(scores)·v over the last dimension of the scores, with `dropout` on the
+/// probabilities while training: the end of every attention (DeBERTa computes its own scores).
+pub fn attend(scores: Tensor<4>, v: Tensor<4>, dropout_prob: f64) -> Tensor<4> {
     dropout(kernels::softmax(scores, 3), dropout_prob).matmul(v)
 }
 
