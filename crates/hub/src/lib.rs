@@ -146,20 +146,25 @@ impl Hub {
                 hint: repo.cli_hint(file),
             });
         }
-        let download_err = |source| HubError::Download {
+        let download_err = self.request_error(repo, file, repo.cli_hint(file));
+        self.api().map_err(&download_err)?.repo(repo.hf_repo()).get(file).map_err(download_err)
+    }
+
+    /// The Hub API over this cache and token, with download progress bars.
+    fn api(&self) -> Result<hf_hub::api::sync::Api, hf_hub::api::sync::ApiError> {
+        ApiBuilder::from_cache(Cache::new(self.cache_dir.clone())).with_token(self.token.clone()).with_progress(true).build()
+    }
+
+    /// The error of a failed Hub request for `what` of `repo`, with the command that fetches it.
+    fn request_error<'a>(&'a self, repo: &'a HubRepo, what: &'a str, hint: String) -> impl Fn(hf_hub::api::sync::ApiError) -> HubError + 'a {
+        move |source| HubError::Download {
             repo: repo.id.clone(),
             revision: repo.revision.clone(),
-            file: file.into(),
+            file: what.into(),
             cache: self.cache_dir.clone(),
-            hint: repo.cli_hint(file),
+            hint: hint.clone(),
             source: Box::new(source),
-        };
-        let api = ApiBuilder::from_cache(cache)
-            .with_token(self.token.clone())
-            .with_progress(true)
-            .build()
-            .map_err(download_err)?;
-        api.repo(repo.hf_repo()).get(file).map_err(download_err)
+        }
     }
 
     /// The files of `repo` at its revision, as paths relative to the repository root
@@ -169,17 +174,8 @@ impl Hub {
         if self.offline {
             return self.list_cached(repo);
         }
-        let cache = Cache::new(self.cache_dir.clone());
-        let listing_err = |source| HubError::Download {
-            repo: repo.id.clone(),
-            revision: repo.revision.clone(),
-            file: "(the file list)".into(),
-            cache: self.cache_dir.clone(),
-            hint: repo.repo_hint(),
-            source: Box::new(source),
-        };
-        let api = ApiBuilder::from_cache(cache).with_token(self.token.clone()).build().map_err(listing_err)?;
-        let info = api.repo(repo.hf_repo()).info().map_err(listing_err)?;
+        let listing_err = self.request_error(repo, "(the file list)", repo.repo_hint());
+        let info = self.api().map_err(&listing_err)?.repo(repo.hf_repo()).info().map_err(listing_err)?;
         let mut files: Vec<String> = info.siblings.into_iter().map(|s| s.rfilename).collect();
         files.sort();
         Ok(files)
