@@ -23,8 +23,13 @@ pub fn median_step_seconds(timed: usize, device: &Device, mut step: impl FnMut()
             times.push(start.elapsed().as_secs_f64());
         }
     }
-    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    Ok(times[times.len() / 2])
+    Ok(median(times))
+}
+
+/// The median of `values` (the upper one of an even count; NaN for none).
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).expect("a measurement is NaN"));
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// The methods to benchmark: the given ones (each checked against the registry), or `default`.

@@ -40,8 +40,7 @@ fn median_seconds<const D: usize>(reps: usize, device: &Device, f: impl Fn() -> 
             times.push(start.elapsed().as_secs_f64());
         }
     }
-    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    times[times.len() / 2]
+    crate::bench::median(times)
 }
 
 pub fn run(args: OpsArgs) -> Result<()> {

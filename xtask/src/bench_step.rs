@@ -14,7 +14,7 @@ use models::bert::{BertConfig, BertForSequenceClassification};
 use peft_core::{AdamW, AdamWConfig, AdapterConfig, ParamGroupKind, ParamGroups, Rng, TABLE2_METHODS, TargetModules};
 use report::bench::StepRecord;
 
-use crate::bench::{median_step_seconds, methods_or, peak_rss_bytes, run_child, write_json};
+use crate::bench::{median, median_step_seconds, methods_or, peak_rss_bytes, run_child, write_json};
 use crate::device::DeviceArg;
 
 #[derive(Args, Clone, Debug)]
@@ -168,9 +168,7 @@ fn median_of(results: &[StepRecord], method: &str, value: impl Fn(&StepRecord) -
 }
 
 fn median_by(results: &[StepRecord], implementation: &str, method: &str, value: &dyn Fn(&StepRecord) -> f64) -> f64 {
-    let mut v: Vec<f64> = results.iter().filter(|r| r.implementation == implementation && r.method == method).map(value).collect();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    median(results.iter().filter(|r| r.implementation == implementation && r.method == method).map(value).collect())
 }
 
 /// `cargo xtask bench compare`: burn and PyTorch+PEFT (bench/torch_step.py, its own venv),
