@@ -11,8 +11,8 @@ use burn::tensor::{Int, Tensor, TensorData, activation::log_softmax};
 use clap::Args;
 use models::Weights;
 use models::bert::{BertConfig, BertForSequenceClassification};
-use peft_core::{AdamW, AdamWConfig, AdapterConfig, ParamGroupKind, ParamGroups, Rng, TABLE2_METHODS, TargetModules};
-use report::bench::StepRecord;
+use ledger::StepRecord;
+use peft_core::{AdamW, AdamWConfig, AdapterConfig, ParamGroupKind, ParamGroups, Rng, TargetModules};
 
 use crate::bench::{median, median_step_seconds, methods_or, peak_rss_bytes, run_child, write_json};
 use crate::device::DeviceArg;
@@ -62,11 +62,6 @@ impl StepArgs {
         .chain(self.checkpointing.then(|| "--checkpointing".to_string()))
         .collect()
     }
-}
-
-/// Table 2's methods plus PaCA and the gathered variants.
-fn default_methods() -> impl Iterator<Item = &'static str> {
-    TABLE2_METHODS.iter().copied().chain(["paca", "s-cla", "s-r-c3la"])
 }
 
 fn roberta_base(layers: usize) -> BertConfig {
@@ -123,7 +118,7 @@ pub fn run_one(args: &StepArgs, method: &str) -> Result<StepRecord> {
 }
 
 pub fn run_all(args: StepArgs) -> Result<()> {
-    let methods = methods_or(&args.methods, default_methods())?;
+    let methods = methods_or(&args.methods, methods::bench_methods())?;
     let device = format!("{:?}", args.device).to_lowercase();
     let rounds = args.rounds.unwrap_or(1).max(1);
     println!(
@@ -208,7 +203,7 @@ pub fn compare(args: StepArgs, python: Option<PathBuf>) -> Result<()> {
             results.push(torch_one(m)?);
         }
     }
-    for m in default_methods().filter(|m| !["lora", "fft"].contains(m)) {
+    for m in methods::bench_methods().filter(|m| !["lora", "fft"].contains(m)) {
         eprintln!("burn: {m}");
         results.push(burn_one(m)?);
     }

@@ -35,8 +35,8 @@ pub fn run(as_json: bool) -> Result<()> {
     let mut rows: Vec<_> =
         PAPER_PRESETS.iter().map(|p| row(p.name, p.hub_id, Some(p.revision), p.task, paper_labels(p.name), p.arch, p.gated)).collect();
     // The mini suite's models: pretrained by `cargo xtask pretrain mini`, not downloaded.
-    for &name in runner::pretrain::MINI_MODELS {
-        let (arch, task) = runner::pretrain::mini_arch(name).expect("every mini model has an architecture");
+    for name in runner::mini::names() {
+        let (arch, task) = runner::mini::arch(name).expect("every mini model has an architecture");
         let labels = if task == "causal-lm" { 0 } else { 2 };
         rows.push(row(name, &format!("(pretrained here: results/models/{name})"), None, task, labels, arch, false));
     }

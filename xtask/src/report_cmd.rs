@@ -18,7 +18,7 @@ pub struct ReportArgs {
 
 pub fn run(args: ReportArgs) -> Result<()> {
     let written = report::build_site(&args.results, &args.paper_tables)?;
-    let loaded = report::ledger::load(&args.results);
+    let loaded = report::cells::load(&args.results);
     for e in &loaded.experiments {
         println!("{}/{}: {} cells", e.suite, e.experiment, e.cells.len());
     }

@@ -10,10 +10,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use runner::cell::{Cell, CellResult};
+use ledger::{Cell, CellResult, Ledger};
 use runner::experiment::{Experiment, Filter};
-use runner::ledger::Ledger;
-use runner::pretrain::{MINI_MODELS, PretrainConfig, is_pretrained, pretrain};
+use runner::mini::{PretrainConfig, is_pretrained, pretrain};
 use runner::train::{RunOptions, run_cell};
 
 use crate::device::DeviceArg;
@@ -119,7 +118,7 @@ impl GridArgs {
 /// The methods a table adds to the main grid's (Table 15 times the gathered variants too).
 fn extra_methods(table: Table) -> &'static [&'static str] {
     match table {
-        Table::Table15 | Table::All => &["s-cla", "s-r-c3la", "c-paca"],
+        Table::Table15 | Table::All => methods::TABLE15_EXTRA_METHODS,
         _ => &[],
     }
 }
@@ -144,16 +143,11 @@ pub fn ablate(which: Ablation, args: GridArgs) -> Result<()> {
     run_grid(&format!("ablate-{name}"), &format!("ablate-{name}"), cells, &args)
 }
 
-/// The ledger of one suite and experiment.
-fn ledger_dir(results: &Path, suite: &str, experiment: &str) -> PathBuf {
-    results.join("runs").join(suite).join(experiment)
-}
-
 fn run_grid(name: &str, experiment: &str, cells: Vec<Cell>, args: &GridArgs) -> Result<()> {
     if cells.is_empty() {
         bail!("the filters match no cell of {}", args.experiment_file.clone().unwrap_or_else(|| args.suite.experiment_file()).display());
     }
-    let ledger = Ledger::new(ledger_dir(&args.results, args.suite.name(), experiment));
+    let ledger = Ledger::of_experiment(&args.results, args.suite.name(), experiment);
     let todo: Vec<Cell> = cells.iter().filter(|c| args.force || !ledger.is_finished(&c.hash())).cloned().collect();
     println!(
         "{name}: {} cells ({} model/data-set rows of {} models, {} methods, {} seeds per row), {} finished, {} to run → {}",
@@ -265,10 +259,10 @@ fn dry_run(cells: &[Cell], todo: &[Cell], ledger: &Ledger) -> Result<()> {
 pub fn pretrain_missing(results: &Path, device: DeviceArg, force: bool) -> Result<()> {
     let dev = device.device()?;
     let mut todo = Vec::new();
-    for m in MINI_MODELS {
+    for m in runner::mini::names() {
         let cfg = PretrainConfig::default_for(m).expect("a mini model has a pretraining configuration");
         if !force && is_pretrained(results, &cfg) {
-            println!("{m}: pretrained already ({})", runner::pretrain::model_dir(results, m).display());
+            println!("{m}: pretrained already ({})", runner::mini::model_dir(results, m).display());
         } else {
             todo.push(cfg);
         }
@@ -299,7 +293,7 @@ pub fn pretrain_missing(results: &Path, device: DeviceArg, force: bool) -> Resul
             r.train_loss.first().unwrap_or(&f64::NAN),
             r.train_loss.last().unwrap_or(&f64::NAN),
             100.0 * r.held_out_accuracy,
-            runner::pretrain::model_dir(results, m).display()
+            runner::mini::model_dir(results, m).display()
         );
     }
     Ok(())
@@ -310,7 +304,7 @@ fn bar_style() -> ProgressStyle {
 }
 
 fn options(results: &Path, ledger: &Ledger, device: DeviceArg) -> Result<RunOptions> {
-    Ok(RunOptions::new(results, ledger.dir.join("partial"), device.device()?, &format!("{device:?}").to_lowercase()))
+    Ok(RunOptions::new(results, ledger.partial_dir(), device.device()?, &format!("{device:?}").to_lowercase()))
 }
 
 /// Resets this process's peak-RSS mark (Linux ≥ 4.0), so each in-process cell reports its own.
@@ -323,7 +317,7 @@ fn run_here(todo: &[Cell], ledger: &Ledger, args: &GridArgs) -> Result<Vec<(Stri
     let cells_bar = multi.add(ProgressBar::new(todo.len() as u64).with_style(bar_style()));
     let batches = multi.add(ProgressBar::new(0).with_style(bar_style()));
     let mut opts = options(&args.results, ledger, args.device)?;
-    opts.progress = Some(batches.clone());
+    opts.batch_bar = Some(batches.clone());
     let mut failures = Vec::new();
     for cell in todo {
         cells_bar.set_message(cell.label());
@@ -355,8 +349,8 @@ fn summary(r: &CellResult) -> String {
         r.cost.train_samples_per_s,
         r.cost.wall_s,
         match &r.outcome {
-            runner::cell::Outcome::Finished => String::new(),
-            runner::cell::Outcome::Diverged { epoch, reason, .. } => format!(" · DIVERGED at epoch {epoch}: {reason}"),
+            ledger::Outcome::Finished => String::new(),
+            ledger::Outcome::Diverged { epoch, reason, .. } => format!(" · DIVERGED at epoch {epoch}: {reason}"),
         }
     )
 }
@@ -434,7 +428,7 @@ fn mem_available_bytes() -> u64 {
 /// `cargo xtask cell`: runs one cell (given as JSON) and records it; used by `--jobs` and Slurm.
 #[derive(Args, Clone, Debug)]
 pub struct CellArgs {
-    /// The cell, as the JSON of `runner::cell::Cell`.
+    /// The cell, as the JSON of `ledger::Cell`.
     #[arg(long)]
     pub cell: String,
     #[arg(long, default_value = "main")]
@@ -449,7 +443,7 @@ pub struct CellArgs {
 
 pub fn cell(args: CellArgs) -> Result<()> {
     let cell: Cell = serde_json::from_str(&args.cell).context("--cell is not the JSON of a cell")?;
-    let ledger = Ledger::new(ledger_dir(&args.results, &cell.suite, &args.experiment));
+    let ledger = Ledger::of_experiment(&args.results, &cell.suite, &args.experiment);
     if !args.force && ledger.is_finished(&cell.hash()) {
         println!("{}: finished already", cell.label());
         return Ok(());
@@ -465,7 +459,7 @@ pub fn cell(args: CellArgs) -> Result<()> {
 fn record_first(ledger: &Ledger, r: &CellResult, force: bool) -> Result<bool> {
     match ledger.record(&r.hash, r, force) {
         Ok(_) => Ok(true),
-        Err(runner::ledger::LedgerError::Finished { .. }) => Ok(false),
+        Err(ledger::LedgerError::Finished { .. }) => Ok(false),
         Err(e) => Err(e.into()),
     }
 }

@@ -8,7 +8,7 @@ use crate::rng::SplitMix64;
 /// The example order of one epoch.
 pub fn epoch_order(n: usize, seed: u64, epoch: u64) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..n).collect();
-    let mut g = SplitMix64::for_stream("batches", seed ^ epoch.wrapping_mul(0xd1b5_4a32_d192_ed03));
+    let mut g = SplitMix64::for_stream(seed ^ epoch.wrapping_mul(0xd1b5_4a32_d192_ed03), "batches");
     g.shuffle(&mut idx);
     idx
 }

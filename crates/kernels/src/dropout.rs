@@ -21,6 +21,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Flex, backend_extension};
 use burn::tensor::{DType, Distribution, Tensor};
 use burn_flex::FlexTensor;
+use seeded::{GOLDEN_GAMMA, mix64};
 
 /// (seed, masks drawn since seeding).
 static STATE: Mutex<(u64, u64)> = Mutex::new((0, 0));
@@ -32,27 +33,19 @@ pub fn seed_dropout(seed: u64) {
     *STATE.lock().expect("dropout generator lock") = (seed, 0);
 }
 
-/// SplitMix64's output function: a bijective 64-bit mix.
-#[inline(always)]
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// The key of the next mask.
 fn next_key() -> u64 {
     let mut state = STATE.lock().expect("dropout generator lock");
     let (seed, calls) = *state;
     state.1 += 1;
-    mix(seed ^ mix(calls.wrapping_add(0x9E37_79B9_7F4A_7C15)))
+    mix64(seed ^ mix64(calls.wrapping_add(GOLDEN_GAMMA)))
 }
 
 /// The mask value of element `i` under `key`: `scale` when its 24-bit uniform falls below
 /// `threshold`, else 0.
 #[inline(always)]
 fn mask_value(key: u64, i: u64, threshold: u32, scale: f32) -> f32 {
-    let z = mix(key.wrapping_add(i.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+    let z = mix64(key.wrapping_add(i.wrapping_mul(GOLDEN_GAMMA)));
     if ((z >> 40) as u32) < threshold { scale } else { 0.0 }
 }
 

@@ -1,13 +1,17 @@
 //! BERT and RoBERTa encoders (`model_type` `bert`, `roberta`) with the sequence-classification
 //! heads transformers puts on them (BERT: pooler + classifier; RoBERTa:
-//! `RobertaClassificationHead` = dense + tanh + out_proj on `<s>`).
+//! `RobertaClassificationHead` = dense + tanh + out_proj on `<s>`), as transformers'
+//! `modeling_bert.py` / `modeling_roberta.py`: config, modules, loading from HF tensor names,
+//! export, the parameter-count formula and the fine-tuning interface.
 
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor};
-use peft_core::AdaptedLinear;
-use serde::Deserialize;
+use peft_core::{AdaptedLinear, AdapterConfig, TargetModules};
+use serde::{Deserialize, Serialize};
 
 use crate::ModelError;
+use crate::auto::{AnyModel, Family, LoadRequest, Loaded, NewHead, TaskHead};
+use crate::finetune::{FineTune, Inputs, apply_method};
 use crate::layers::{
     Act, Embedding, LayerNorm, arange_rows, attention, default_dropout, dropout, dropout_prob, load_linear, merge_heads,
     optional_dropout_prob, padding_bias, split_heads,
@@ -258,5 +262,75 @@ impl BertForSequenceClassification {
         }
         let pooled = self.classifier.dense.forward(first).tanh();
         self.classifier.out_proj.forward(dropout(pooled, p))
+    }
+}
+
+/// The loader's entry for this family.
+pub const FAMILY: Family = Family {
+    model_types: &["bert", "roberta"],
+    new_head: NewHead { replace: &["classifier."], fill: &["bert.pooler."] },
+    load: load_family,
+};
+
+/// Keys a classifier leaves unused: position ids (a buffer), the masked-LM heads, RoBERTa's
+/// pooler (its head does not use it).
+const CLASSIFIER_IGNORED_KEYS: &[&str] = &["position_ids", "lm_head.", "cls.", "roberta.pooler.", "pooler."];
+/// Keys a bare encoder leaves unused.
+const ENCODER_IGNORED_KEYS: &[&str] = &["position_ids", "pooler."];
+
+fn load_family(r: &LoadRequest<'_>) -> Result<Loaded, ModelError> {
+    let cfg: BertConfig = r.parse_config()?;
+    if r.head == TaskHead::CausalLm {
+        return Err(r.unsupported_head(r.model_type, "a classifier only"));
+    }
+    Ok(if r.classifier {
+        Loaded {
+            model: AnyModel::BertClassifier(BertForSequenceClassification::load(r.weights, &cfg, r.num_labels, r.device)?),
+            ignored_keys: CLASSIFIER_IGNORED_KEYS,
+        }
+    } else {
+        Loaded { model: AnyModel::BertEncoder(BertModel::load(r.weights, &cfg, r.device)?), ignored_keys: ENCODER_IGNORED_KEYS }
+    })
+}
+
+impl FineTune for BertForSequenceClassification {
+    const HEAD: &'static [&'static str] = &["classifier"];
+
+    fn apply_method(mut self, targets: &TargetModules, method: &str, config: &AdapterConfig) -> Result<(Self, usize), ModelError> {
+        let (encoder, n) = apply_method(self.encoder, |e| e.linears_mut(), targets, method, config)?;
+        self.encoder = encoder;
+        Ok((self, n))
+    }
+
+    fn backbone_linears(&mut self) -> Vec<&mut AdaptedLinear> {
+        self.encoder.linears_mut()
+    }
+
+    fn logits(&self, inputs: &Inputs) -> Tensor<2> {
+        let (ids, types, mask, _) = inputs.text_with_types();
+        self.forward_with_types(ids, types, mask)
+    }
+}
+
+/// The architecture numbers of a BERT / RoBERTa checkpoint (its `config.json`), for parameter
+/// counts without loading it.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct BertArch {
+    pub vocab: usize,
+    pub hidden: usize,
+    pub layers: usize,
+    pub intermediate: usize,
+    pub positions: usize,
+    pub type_vocab: usize,
+    pub roberta: bool,
+}
+
+impl BertArch {
+    /// Parameters of the encoder, and of the sequence-classification head for `labels`
+    /// classes (dense + out_proj, BERT's pooler counted as its dense).
+    pub fn param_counts(&self, labels: usize) -> (usize, usize) {
+        let BertArch { vocab, hidden: h, layers, intermediate: i, positions, type_vocab, .. } = *self;
+        let emb = (vocab + positions + type_vocab) * h + 2 * h;
+        (emb + layers * crate::layers::transformer_layer_params(h, i), (h * h + h) + (h * labels + labels))
     }
 }

@@ -11,10 +11,12 @@ use burn::module::{Module, Param};
 use burn::tensor::module::conv1d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
-use peft_core::AdaptedLinear;
-use serde::{Deserialize, Deserializer};
+use peft_core::{AdaptedLinear, AdapterConfig, TargetModules};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::ModelError;
+use crate::auto::{AnyModel, Family, LoadRequest, Loaded, NewHead, TaskHead};
+use crate::finetune::{FineTune, Inputs, apply_method};
 use crate::layers::{
     Act, Embedding, LayerNorm, arange_rows, attend, default_dropout, dropout, dropout_prob, load_linear, merge_heads,
     optional_dropout_prob, split_heads,
@@ -567,5 +569,75 @@ mod tests {
         // transformers' make_log_bucket_position(torch.tensor([...]), 16, 64)
         let got: Vec<i64> = [-40, -20, -9, -8, -3, 0, 3, 8, 9, 12, 20, 40, 63].iter().map(|&r| log_bucket(r, 16, 64)).collect();
         assert_eq!(got, vec![-14, -12, -9, -8, -3, 0, 3, 8, 9, 10, 12, 14, 15]);
+    }
+}
+
+/// The loader's entry for this family.
+pub const FAMILY: Family = Family {
+    model_types: &["deberta-v2"],
+    new_head: NewHead { replace: &["classifier."], fill: &["pooler."] },
+    load: load_family,
+};
+
+fn load_family(r: &LoadRequest<'_>) -> Result<Loaded, ModelError> {
+    let cfg: DebertaV2Config = r.parse_config()?;
+    if r.head == TaskHead::CausalLm {
+        return Err(r.unsupported_head(r.model_type, "a classifier only"));
+    }
+    // The pretraining heads (masked LM, replaced-token detection) are not part of the encoder.
+    Ok(if r.classifier {
+        Loaded {
+            model: AnyModel::DebertaClassifier(DebertaV2ForSequenceClassification::load(r.weights, &cfg, r.num_labels, r.config_path, r.device)?),
+            ignored_keys: &["position_ids", "lm_predictions.", "mask_predictions.", "cls."],
+        }
+    } else {
+        Loaded {
+            model: AnyModel::DebertaEncoder(DebertaV2Model::load(r.weights, &cfg, r.config_path, r.device)?),
+            ignored_keys: &["position_ids", "pooler.", "lm_predictions.", "mask_predictions.", "cls."],
+        }
+    })
+}
+
+impl FineTune for DebertaV2ForSequenceClassification {
+    const HEAD: &'static [&'static str] = &["classifier"];
+
+    fn apply_method(mut self, targets: &TargetModules, method: &str, config: &AdapterConfig) -> Result<(Self, usize), ModelError> {
+        let (encoder, n) = apply_method(self.encoder, |e| e.linears_mut(), targets, method, config)?;
+        self.encoder = encoder;
+        Ok((self, n))
+    }
+
+    fn backbone_linears(&mut self) -> Vec<&mut AdaptedLinear> {
+        self.encoder.linears_mut()
+    }
+
+    fn logits(&self, inputs: &Inputs) -> Tensor<2> {
+        let (ids, mask, _) = inputs.text();
+        self.forward(ids, mask)
+    }
+}
+
+/// The architecture numbers of a DeBERTa v2/v3 checkpoint, for parameter counts without
+/// loading it.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct DebertaArch {
+    pub vocab: usize,
+    pub hidden: usize,
+    pub layers: usize,
+    pub intermediate: usize,
+    pub position_buckets: usize,
+    /// `conv_kernel_size` (0: no convolution layer).
+    pub conv_kernel: usize,
+}
+
+impl DebertaArch {
+    /// Parameters of the encoder (relative-position table and convolution included), and of
+    /// the pooler + classifier head for `labels` classes.
+    pub fn param_counts(&self, labels: usize) -> (usize, usize) {
+        let DebertaArch { vocab, hidden: h, layers, intermediate: i, position_buckets, conv_kernel } = *self;
+        let emb = vocab * h + 2 * h;
+        let rel = 2 * position_buckets * h + 2 * h;
+        let conv = if conv_kernel > 0 { h * h * conv_kernel + h + 2 * h } else { 0 };
+        (emb + layers * crate::layers::transformer_layer_params(h, i) + rel + conv, (h * h + h) + (h * labels + labels))
     }
 }

@@ -1,12 +1,15 @@
-//! GPT-2 (`model_type` `gpt2`) as a causal LM. Its linears are `Conv1D`s, stored [in, out]
-//! (already burn's layout); the LM head is tied to the token embeddings.
+//! GPT-2 (`model_type` `gpt2`) as a causal LM, as transformers' `modeling_gpt2.py`
+//! (`GPT2LMHeadModel`). Its linears are `Conv1D`s, stored [in, out] (already burn's layout); the
+//! LM head is tied to the token embeddings.
 
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor};
-use peft_core::AdaptedLinear;
-use serde::Deserialize;
+use peft_core::{AdaptedLinear, AdapterConfig, TargetModules};
+use serde::{Deserialize, Serialize};
 
 use crate::ModelError;
+use crate::auto::{AnyModel, Family, LoadRequest, Loaded, NewHead, TaskHead};
+use crate::finetune::{FineTune, Inputs, apply_method, next_token_logits};
 use crate::layers::{
     Act, Embedding, LayerNorm, attention, causal_padding_bias, default_dropout, dropout, dropout_prob, load_conv1d, merge_heads,
     split_heads,
@@ -145,5 +148,57 @@ impl Gpt2LmHeadModel {
             .iter_mut()
             .flat_map(|b| [&mut b.c_attn, &mut b.c_proj, &mut b.c_fc, &mut b.mlp_c_proj])
             .collect()
+    }
+}
+
+/// The loader's entry for this family.
+pub const FAMILY: Family = Family {
+    model_types: &["gpt2"],
+    // GPT-2 has no classification head: asking for one is refused by `load_family`.
+    new_head: NewHead { replace: &["classifier."], fill: &[] },
+    load: load_family,
+};
+
+fn load_family(r: &LoadRequest<'_>) -> Result<Loaded, ModelError> {
+    let cfg: Gpt2Config = r.parse_config()?;
+    if matches!(r.head, TaskHead::Classifier(_)) {
+        return Err(r.unsupported_head("gpt2", "the LM head only"));
+    }
+    Ok(Loaded { model: AnyModel::Gpt2Lm(Gpt2LmHeadModel::load(r.weights, &cfg, r.device)?), ignored_keys: Gpt2LmHeadModel::IGNORED_KEYS })
+}
+
+impl FineTune for Gpt2LmHeadModel {
+    /// The LM head is tied to the word embeddings: nothing of its own to train.
+    const HEAD: &'static [&'static str] = &[];
+
+    fn apply_method(self, targets: &TargetModules, method: &str, config: &AdapterConfig) -> Result<(Self, usize), ModelError> {
+        apply_method(self, |m| m.linears_mut(), targets, method, config)
+    }
+
+    fn backbone_linears(&mut self) -> Vec<&mut AdaptedLinear> {
+        self.linears_mut()
+    }
+
+    fn logits(&self, inputs: &Inputs) -> Tensor<2> {
+        let (ids, mask, _) = inputs.text();
+        next_token_logits(self.forward(ids, mask))
+    }
+}
+
+/// The architecture numbers of a GPT-2 checkpoint, for parameter counts without loading it.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Gpt2Arch {
+    pub vocab: usize,
+    pub hidden: usize,
+    pub layers: usize,
+    pub positions: usize,
+}
+
+impl Gpt2Arch {
+    /// Parameters of the model, and of its head (0: tied to the embeddings).
+    pub fn param_counts(&self) -> (usize, usize) {
+        let Gpt2Arch { vocab, hidden: h, layers, positions } = *self;
+        let layer = 4 * h + (h * 3 * h + 3 * h) + (h * h + h) + (h * 4 * h + 4 * h) + (4 * h * h + h);
+        ((vocab + positions) * h + layers * layer + 2 * h, 0)
     }
 }

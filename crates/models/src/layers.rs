@@ -250,3 +250,10 @@ pub fn first_token(hidden: Tensor<3>) -> Tensor<2> {
     let [b, _, h] = hidden.dims();
     hidden.slice([0..b, 0..1]).reshape([b, h])
 }
+
+/// Parameters of one post-/pre-norm transformer layer of width `h` and feed-forward width `i`
+/// with biases everywhere: four attention projections, two feed-forward linears, two
+/// LayerNorms (BERT, RoBERTa, DeBERTa and ViT layers all have this shape).
+pub(crate) fn transformer_layer_params(h: usize, i: usize) -> usize {
+    4 * (h * h + h) + 2 * h * i + i + h + 4 * h
+}

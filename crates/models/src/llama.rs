@@ -4,10 +4,12 @@
 
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor, TensorData, activation};
-use peft_core::AdaptedLinear;
-use serde::Deserialize;
+use peft_core::{AdaptedLinear, AdapterConfig, TargetModules};
+use serde::{Deserialize, Serialize};
 
 use crate::ModelError;
+use crate::auto::{AnyModel, Family, LoadRequest, Loaded, NewHead};
+use crate::finetune::{FineTune, Inputs, apply_method, next_token_logits};
 use crate::layers::{Embedding, RmsNorm, attention, causal_padding_bias, dropout_prob, load_linear, merge_heads, split_heads};
 use crate::weights::Weights;
 
@@ -329,5 +331,89 @@ impl LlamaForSequenceClassification {
             .expand([b, 1, h]);
         let picked = hidden.gather(1, index).reshape([b, h]);
         self.score.forward(picked)
+    }
+}
+
+/// The loader's entry for this family.
+pub const FAMILY: Family = Family {
+    model_types: &["llama"],
+    new_head: NewHead { replace: &["score."], fill: &[] },
+    load: load_family,
+};
+
+fn load_family(r: &LoadRequest<'_>) -> Result<Loaded, ModelError> {
+    let cfg: LlamaConfig = r.parse_config()?;
+    let cfg = cfg.normalised().map_err(|e| r.config_error(&e))?;
+    // `rotary_emb` buffers are recomputed from the config; a classifier drops the LM head.
+    Ok(if r.classifier {
+        Loaded {
+            model: AnyModel::LlamaClassifier(LlamaForSequenceClassification::load(r.weights, &cfg, r.num_labels, r.config_path, r.device)?),
+            ignored_keys: &["rotary_emb", "lm_head."],
+        }
+    } else {
+        Loaded { model: AnyModel::LlamaLm(LlamaForCausalLm::load(r.weights, &cfg, r.config_path, r.device)?), ignored_keys: &["rotary_emb"] }
+    })
+}
+
+impl FineTune for LlamaForCausalLm {
+    /// Frozen with the backbone for adapter methods, as PEFT does with `lm_head`.
+    const HEAD: &'static [&'static str] = &[];
+
+    fn apply_method(self, targets: &TargetModules, method: &str, config: &AdapterConfig) -> Result<(Self, usize), ModelError> {
+        apply_method(self, |m| m.model.linears_mut(), targets, method, config)
+    }
+
+    fn backbone_linears(&mut self) -> Vec<&mut AdaptedLinear> {
+        self.model.linears_mut()
+    }
+
+    fn logits(&self, inputs: &Inputs) -> Tensor<2> {
+        let (ids, mask, _) = inputs.text();
+        next_token_logits(self.forward(ids, mask))
+    }
+}
+
+impl FineTune for LlamaForSequenceClassification {
+    const HEAD: &'static [&'static str] = &["score"];
+
+    fn apply_method(mut self, targets: &TargetModules, method: &str, config: &AdapterConfig) -> Result<(Self, usize), ModelError> {
+        let (model, n) = apply_method(self.model, |m| m.linears_mut(), targets, method, config)?;
+        self.model = model;
+        Ok((self, n))
+    }
+
+    fn backbone_linears(&mut self) -> Vec<&mut AdaptedLinear> {
+        self.model.linears_mut()
+    }
+
+    fn logits(&self, inputs: &Inputs) -> Tensor<2> {
+        let (ids, mask, pad) = inputs.text();
+        self.forward(ids, mask, pad)
+    }
+}
+
+/// The architecture numbers of a Llama checkpoint, for parameter counts without loading it.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct LlamaArch {
+    pub vocab: usize,
+    pub hidden: usize,
+    pub layers: usize,
+    pub intermediate: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    /// LM head tied to the embeddings.
+    pub tied: bool,
+}
+
+impl LlamaArch {
+    /// Parameters of the model without its head, and of the head: the LM head for a causal LM
+    /// (0 when tied), else the `score` classifier for `labels` classes (no bias).
+    pub fn param_counts(&self, labels: usize, causal_lm: bool) -> (usize, usize) {
+        let LlamaArch { vocab, hidden: h, layers, intermediate: i, heads, kv_heads, tied } = *self;
+        let hd = h / heads;
+        let layer = 2 * h + h * heads * hd + 2 * h * kv_heads * hd + heads * hd * h + 3 * h * i;
+        let base = vocab * h + layers * layer + h;
+        let head = if causal_lm { if tied { 0 } else { vocab * h } } else { h * labels };
+        (base, head)
     }
 }

@@ -1,11 +1,14 @@
-//! ViT (`model_type` `vit`; ViT-Base and DeiT-tiny weights) for image classification.
+//! ViT (`model_type` `vit`; ViT-Base and DeiT-tiny weights) for image classification, as
+//! transformers' `modeling_vit.py` (`ViTForImageClassification`).
 
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor};
-use peft_core::AdaptedLinear;
-use serde::Deserialize;
+use peft_core::{AdaptedLinear, AdapterConfig, TargetModules};
+use serde::{Deserialize, Serialize};
 
 use crate::ModelError;
+use crate::auto::{AnyModel, Family, LoadRequest, Loaded, NewHead, TaskHead};
+use crate::finetune::{FineTune, Inputs, apply_method};
 use crate::layers::{Act, LayerNorm, attention, dropout, dropout_prob, load_linear, merge_heads, split_heads};
 use crate::weights::Weights;
 
@@ -193,5 +196,62 @@ impl VitForImageClassification {
     pub fn forward(&self, pixels: Tensor<4>) -> Tensor<2> {
         let hidden = self.vit.forward(pixels);
         self.classifier.forward(crate::layers::first_token(hidden))
+    }
+}
+
+/// The loader's entry for this family.
+pub const FAMILY: Family = Family {
+    model_types: &["vit"],
+    new_head: NewHead { replace: &["classifier."], fill: &[] },
+    load: load_family,
+};
+
+fn load_family(r: &LoadRequest<'_>) -> Result<Loaded, ModelError> {
+    let cfg: VitConfig = r.parse_config()?;
+    if r.head == TaskHead::CausalLm {
+        return Err(r.unsupported_head(r.model_type, "a classifier only"));
+    }
+    Ok(Loaded {
+        model: AnyModel::VitClassifier(VitForImageClassification::load(r.weights, &cfg, r.num_labels, r.device)?),
+        // The pooler of `ViTModel` checkpoints; the classifier reads the CLS token instead.
+        ignored_keys: &["vit.pooler."],
+    })
+}
+
+impl FineTune for VitForImageClassification {
+    const HEAD: &'static [&'static str] = &["classifier"];
+
+    fn apply_method(mut self, targets: &TargetModules, method: &str, config: &AdapterConfig) -> Result<(Self, usize), ModelError> {
+        let (vit, n) = apply_method(self.vit, |v| v.linears_mut(), targets, method, config)?;
+        self.vit = vit;
+        Ok((self, n))
+    }
+
+    fn backbone_linears(&mut self) -> Vec<&mut AdaptedLinear> {
+        self.vit.linears_mut()
+    }
+
+    fn logits(&self, inputs: &Inputs) -> Tensor<2> {
+        self.forward(inputs.pixels())
+    }
+}
+
+/// The architecture numbers of a ViT checkpoint, for parameter counts without loading it.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct VitArch {
+    pub hidden: usize,
+    pub layers: usize,
+    pub intermediate: usize,
+    pub image: usize,
+    pub patch: usize,
+}
+
+impl VitArch {
+    /// Parameters of the model without its head, and of the head for `labels` classes.
+    pub fn param_counts(&self, labels: usize) -> (usize, usize) {
+        let VitArch { hidden: h, layers, intermediate: i, image, patch } = *self;
+        let n = (image / patch).pow(2);
+        let emb = 3 * patch * patch * h + h + h + (n + 1) * h;
+        (emb + layers * crate::layers::transformer_layer_params(h, i) + 2 * h, h * labels + labels)
     }
 }

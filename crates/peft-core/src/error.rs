@@ -3,8 +3,8 @@ use std::path::PathBuf;
 /// Everything peft-core can refuse, each naming the thing at fault and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum PeftError {
-    #[error("unknown method `{name}`; valid methods are: {valid}")]
-    UnknownMethod { name: String, valid: String },
+    #[error(transparent)]
+    UnknownMethod(#[from] methods::UnknownMethod),
 
     #[error(
         "layer `{layer}`: rank r = {rank} is invalid for an input width of {in_features}; \

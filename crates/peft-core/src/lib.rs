@@ -1,6 +1,7 @@
 //! peft-core: the paper's fine-tuning methods as data and as burn layers.
 //!
-//! It owns the method registry ([`REGISTRY`], [`MethodSpec`]), the adapted linear layer
+//! It re-exports the method registry ([`REGISTRY`], [`MethodSpec`], from the `methods` crate,
+//! which holds it without tensors so that the report can read it) and owns the adapted linear layer
 //! ([`AdaptedLinear`]: frozen base + the adapter a method asks for, computed as x·A·B or a
 //! gather, never a dense ΔW), column selectors and chain schedules, adapter save/load in
 //! safetensors, optimizer groups and the paper's AdamW with global-norm clipping, and the
@@ -16,9 +17,7 @@ mod counts;
 mod error;
 mod groups;
 pub mod layer;
-mod method;
 mod optim;
-mod rng;
 pub mod safetensors_io;
 mod selector;
 mod state_file;
@@ -31,9 +30,9 @@ pub use counts::{LayerShape, ParamCount, count_params};
 pub use error::PeftError;
 pub use groups::{ParamGroupKind, ParamGroups, TrainableParam};
 pub use layer::{AdaptedLinear, AdapterConfig, AdapterState};
-pub use method::{AInit, MethodSpec, REGISTRY, Selector, TABLE2_METHODS, Trains, method};
+pub use methods::{AInit, MethodSpec, REGISTRY, Selector, Trains, method};
 pub use optim::{AdamW, AdamWConfig, StepReport};
-pub use rng::Rng;
+pub use seeded::Rng;
 pub use selector::ColumnSelector;
 pub use state_file::{load_adapters, save_adapters};
 pub use targets::TargetModules;

@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use runner::cell::{CellResult, Hyper};
+use ledger::{CellResult, Hyper};
 
 use crate::html::{csv_field, escape};
 use crate::pages::{method_order, paper_name};
@@ -185,7 +185,7 @@ pub fn build(suite: &str, experiment: &str, cells: &[CellResult], paper: Option<
                                 std: ms.map(|m| m.1),
                                 seeds: values.len(),
                                 without_value: at.len() - values.len(),
-                                diverged: at.iter().filter(|c| matches!(c.outcome, runner::cell::Outcome::Diverged { .. })).count(),
+                                diverged: at.iter().filter(|c| matches!(c.outcome, ledger::Outcome::Diverged { .. })).count(),
                                 paper: paper.and_then(|p| axis.paper_value(p, at[0], &at[0].metric)),
                             })
                         })

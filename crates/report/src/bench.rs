@@ -2,28 +2,11 @@
 //! step|compare`): seconds per step and peak memory per method, as ratios to our LoRA and to
 //! PyTorch + HF PEFT's LoRA (Table 15's form).
 
-use serde::{Deserialize, Serialize};
-
 use crate::pages::{bars, method_order, paper_name};
 use crate::table::{Format, RunResult, Table, build_table};
 
-/// One measurement of `results/bench/step.json` (written by xtask's step benchmark, read here).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct StepRecord {
-    /// `burn` or `pytorch-peft`.
-    #[serde(rename = "impl")]
-    pub implementation: String,
-    pub method: String,
-    pub seconds_per_step: f64,
-    pub samples_per_s: f64,
-    pub peak_rss_bytes: u64,
-    pub trainable_params: usize,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub head_params: Option<usize>,
-}
-
-/// The implementation whose LoRA is the external baseline.
-pub const PYTORCH: &str = "pytorch-peft";
+pub use ledger::bench::PYTORCH;
+use ledger::StepRecord;
 
 fn table(records: &[StepRecord], title: &str, value: &dyn Fn(&StepRecord) -> f64) -> Table {
     let mut runs: Vec<RunResult> = records

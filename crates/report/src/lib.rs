@@ -8,7 +8,7 @@
 //!
 //! - [`table`]: the table model (aggregation over seeds, ranks, drops, ratios) and [`html`] its
 //!   rendering; [`plot`]: SVG plots through plotters.
-//! - [`ledger`] reads the cells, [`paper`] the published numbers; [`pages`] builds Tables 2,
+//! - [`cells`] reads the ledger's cells, [`paper`] the published numbers; [`pages`] builds Tables 2,
 //!   3/16, 17, 6 and 15, [`ablation`] Tables 8–13, [`bench`] the step-benchmark page;
 //!   [`site::build_site`] writes everything (`cargo xtask report`).
 //!
@@ -17,8 +17,8 @@
 
 pub mod ablation;
 pub mod bench;
+pub mod cells;
 pub mod html;
-pub mod ledger;
 pub mod pages;
 pub mod paper;
 pub mod plot;

@@ -2,19 +2,21 @@
 //! Table 17 (G(W)/G(LoRA)), Table 6 (trainable parameters) and Table 15 (cost), with the
 //! paper's own numbers beside ours where given.
 
-use runner::cell::{CellResult, Outcome};
+use ledger::{CellResult, Outcome};
 
 use crate::paper::PaperTables;
 use crate::plot::{self, Series};
 use crate::table::{Format, RunResult, Table, build_table};
 
-/// The columns that get the "from best" percentage: the paper's sparse variants (cLA, c3LA,
-/// r-cLA, r-c3LA) and their gathered forms.
-pub const DROP_METHODS: &[&str] = &["cla", "c3la", "r-cla", "r-c3la", "s-cla", "s-r-c3la"];
+/// The columns that get the "from best" percentage: the paper's sparsity-induced variants
+/// (cLA, c3LA, r-cLA, r-c3LA) and their gathered forms, as the registry marks them.
+pub fn drop_methods() -> Vec<&'static str> {
+    methods::REGISTRY.iter().filter(|m| m.is_sparsity_induced()).map(|m| m.name).collect()
+}
 
 /// The paper's name of a method (`r-c3la` → `r-c3LA`); unknown names as they are.
 pub fn paper_name(method: &str) -> String {
-    peft_core::method(method).map(|m| m.paper_name.to_string()).unwrap_or_else(|_| method.to_string())
+    methods::paper_name(method).to_string()
 }
 
 /// The methods found, in the paper's column order: Table 2's, then the rest of the registry,
@@ -24,10 +26,10 @@ pub fn method_order<'a>(found: impl IntoIterator<Item = &'a str>) -> Vec<String>
     found.sort();
     found.dedup();
     let rank = |m: &str| {
-        peft_core::TABLE2_METHODS
+        methods::TABLE2_METHODS
             .iter()
             .position(|t| *t == m)
-            .or_else(|| peft_core::REGISTRY.iter().position(|s| s.name == m).map(|i| 100 + i))
+            .or_else(|| methods::REGISTRY.iter().position(|s| s.name == m).map(|i| 100 + i))
             .unwrap_or(1000)
     };
     found.sort_by_key(|m| (rank(m), m.to_string()));
@@ -100,7 +102,7 @@ pub fn table2(cells: &[CellResult], paper: Option<&PaperTables>) -> Table {
         "Table 2 — test metric at the selected epoch",
         cells,
         &|c| (c.reported_value(), c.metric.clone(), c.higher_is_better),
-        DROP_METHODS,
+        &drop_methods(),
         &lookup(paper, &["2"]),
     )
 }

@@ -4,13 +4,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use runner::cell::{CellResult, Outcome};
+use ledger::{CellResult, Outcome, StepRecord};
 use serde::Serialize;
 
 use crate::ablation::{self, ABLATION_CSV_HEADER, Ablation};
-use crate::bench::{self, StepRecord};
+use crate::bench;
+use crate::cells::{self, Loaded};
 use crate::html::{escape, page, table_html, tables_csv};
-use crate::ledger::{self, Loaded};
 use crate::pages;
 use crate::paper::PaperTables;
 use crate::table::{CellStats, Table};
@@ -238,7 +238,7 @@ fn ablations_page(w: &mut Writer, loaded: &Loaded, paper: &PaperTables, index: &
 }
 
 fn bench_page(w: &mut Writer, results_dir: &Path, index: &mut Vec<IndexEntry>) -> Result<()> {
-    let path = results_dir.join("bench/step.json");
+    let path = ledger::bench::step_records_path(results_dir);
     let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
     let records: Vec<StepRecord> = match serde_json::from_str(&text) {
         Ok(r) => r,
@@ -333,7 +333,7 @@ fn index_page(w: &mut Writer, loaded: &Loaded, index: &[IndexEntry]) -> Result<(
 /// when `results_dir/bench/step.json` exists, and the plots under `plots/`. Returns every
 /// file written, the index first. Unreadable ledger files are listed on the index, not fatal.
 pub fn build_site(results_dir: &Path, paper_tables_dir: &Path) -> Result<Vec<PathBuf>> {
-    let loaded = ledger::load(results_dir);
+    let loaded = cells::load(results_dir);
     let paper = PaperTables::load(paper_tables_dir)?;
     let mut w = Writer { dir: results_dir.to_path_buf(), written: Vec::new() };
     let mut index = Vec::new();

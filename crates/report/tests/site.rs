@@ -208,7 +208,7 @@ fn outdated_cells_are_left_out_and_listed() {
     let index = read(&dir, "index.html");
     assert!(index.contains("1 finished cells were left out for a newer run"), "{index}");
     assert!(index.contains("mini/main: mini-encoder/mini-paraphrase/fft/seed 0"), "{index}");
-    let on_disk = runner::ledger::Ledger::new(dir.path().join("runs/mini/main")).finished().len();
+    let on_disk = ledger::Ledger::of_experiment(dir.path(), "mini", "main").finished().len();
     assert_eq!(on_disk, 20, "18 current mini main cells + the outdated one + broken.json, all kept on disk");
 }
 

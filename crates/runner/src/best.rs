@@ -2,33 +2,7 @@
 //! or, for CoLA, the best validation Matthews correlation (Table 7's exception). Its test
 //! metric is the reported result; its train and test losses give G(W) ≈ test − train loss.
 
-use serde::{Deserialize, Serialize};
-
-/// What one epoch measured.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EpochRecord {
-    /// 1-based.
-    pub epoch: usize,
-    pub train_loss: f64,
-    pub val_loss: f64,
-    pub val_metric: f64,
-    pub test_loss: f64,
-    pub test_metric: f64,
-}
-
-impl EpochRecord {
-    /// The empirical generalization error G(W) ≈ test loss − train loss (Tables 3, 16, 17).
-    pub fn generalization_gap(&self) -> f64 {
-        self.test_loss - self.train_loss
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Selection {
-    LowestValLoss,
-    HighestValMetric,
-}
+use ledger::{EpochRecord, Selection};
 
 /// The selected epoch; ties go to the earlier epoch; NaN values never win. `None` for no
 /// epochs or only NaN ones.

@@ -8,7 +8,7 @@ use datasets::{DatasetInfo, Example, Split, Splits, Task};
 use models::Checkpoint;
 
 use crate::RunError;
-use crate::task_model::Inputs;
+use models::Inputs;
 
 /// The targets of one batch, as a tensor for the loss and as host values for the metric.
 #[derive(Clone, Debug)]

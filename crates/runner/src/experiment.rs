@@ -17,11 +17,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use ledger::{Cell, Hyper, ScheduleKind, Selection};
 use serde::Deserialize;
-
-use crate::best::Selection;
-use crate::cell::{Cell, Hyper};
-use crate::schedule::ScheduleKind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExperimentError {
@@ -106,9 +103,6 @@ pub struct Experiment {
     pub ablations: BTreeMap<String, AblationSpec>,
 }
 
-/// Table 2's methods in the paper's column order, plus PaCA.
-pub const TABLE2_COLUMNS: &[&str] =
-    &["fft", "lora", "cola", "asym-lora", "rac-lora", "lora-plus", "cla", "c3la", "r-cla", "r-c3la", "paca"];
 
 /// Which filters apply when expanding a grid (empty: everything).
 #[derive(Clone, Debug, Default)]
@@ -245,7 +239,7 @@ impl Experiment {
 
     fn cells_of(&self, spec: &CellSpec, filter: &Filter) -> Result<Vec<Cell>, ExperimentError> {
         let methods: Vec<String> =
-            spec.methods.clone().unwrap_or_else(|| TABLE2_COLUMNS.iter().map(|s| s.to_string()).collect());
+            spec.methods.clone().unwrap_or_else(|| methods::TABLE2_METHODS.iter().map(|s| s.to_string()).collect());
         let seeds = spec.seeds.clone().unwrap_or_else(|| vec![0, 1, 2]);
         let mut out = Vec::new();
         for m in &methods {
@@ -291,7 +285,7 @@ impl Experiment {
         let positive = |v: usize, key: &str| if v == 0 { Err(err(format!("`{key}` must be positive"))) } else { Ok(v) };
         let scheduler = spec.scheduler.unwrap_or(ScheduleKind::Constant);
         Ok(Cell {
-            fingerprint: crate::pretrain::mini_cell_fingerprint(&model, &dataset),
+            fingerprint: crate::mini::cell_fingerprint(&model, &dataset),
             suite: self.suite.clone(),
             model: model.clone(),
             dataset: dataset.clone(),

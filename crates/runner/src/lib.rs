@@ -1,27 +1,25 @@
-//! runner: trains and evaluates one experiment cell (model, data set, method, seed,
-//! hyper-parameters) and keeps the ledger of finished cells.
+//! runner: trains and evaluates experiment cells (model, data set, method, seed,
+//! hyper-parameters) and records each in the ledger (the `ledger` crate's schema and files).
 //!
-//! - [`experiment`]: `experiments/<suite>/*.toml` → the grid of [`cell::Cell`]s;
-//! - [`train`]: `run_cell` (load, adapt, train, evaluate, select the best epoch; per-epoch
-//!   checkpoints and resume), with [`data`] (encoding and batching) and [`task_model`] (the
-//!   one trait the models implement);
+//! - [`experiment`]: `experiments/<suite>/*.toml` → the grid of [`ledger::Cell`]s;
+//! - [`train`]: [`train::run_cell`] (load, adapt, train, evaluate, select the best epoch;
+//!   per-epoch checkpoints and resume) on any family through [`models::FineTune`], with
+//!   [`data`] (encoding and batching);
+//! - [`loss`] and [`step`]: the losses and the optimisation step both training loops share;
 //! - [`schedule`] (LR schedules), [`best`] (best-epoch selection);
-//! - [`ledger`]: one JSON file per finished cell keyed by the hash of its full configuration,
-//!   written atomically, never silently overwritten;
-//! - [`pretrain`]: the mini suite's models, pretrained here and saved as HF checkpoints;
+//! - [`mini`]: the mini suite's models, pretrained here and saved as HF checkpoints;
 //! - [`slurm`]: sbatch job-array scripts over the same ledger.
 //!
 //! It must not format HTML or know about report layouts.
 
 pub mod best;
-pub mod cell;
 pub mod data;
 pub mod experiment;
-pub mod ledger;
-pub mod pretrain;
+pub mod loss;
+pub mod mini;
 pub mod schedule;
 pub mod slurm;
-pub mod task_model;
+pub mod step;
 pub mod train;
 
 /// Why a cell could not run (a diverged cell is not an error: it is a recorded outcome).

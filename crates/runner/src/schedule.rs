@@ -2,15 +2,8 @@
 //! warm-up that starts at a small learning rate ("Warmup LR") and lasts a fraction of the steps
 //! ("Ratio"), e.g. Linear (1e-6, 0.1) for RoBERTa and GPT-2, Cosine (1e-6, 0.05) for ViT.
 
+use ledger::ScheduleKind;
 use serde::{Deserialize, Serialize};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ScheduleKind {
-    Constant,
-    Linear,
-    Cosine,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LrSchedule {

@@ -5,8 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
+use ledger::Cell;
+
 use crate::RunError;
-use crate::cell::Cell;
 
 /// Slurm resources per task.
 #[derive(Clone, Debug)]

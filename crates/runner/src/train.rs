@@ -11,21 +11,22 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use burn::tensor::Device;
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Device, Int, Tensor};
 use datasets::batch::batch_indices;
 use datasets::{DatasetInfo, Metric, Split};
-use models::Checkpoint;
-use models::auto::{AnyModel, TaskHead, load_for_finetuning};
-use peft_core::{AdamW, AdamWConfig, AdapterConfig, ParamGroupKind, ParamGroups, PeftError, TargetModules};
+use ledger::{Cell, CellResult, Cost, EpochRecord, Outcome, ParamCounts};
+use models::auto::{TaskHead, load_for_finetuning};
+use models::{Checkpoint, FineTune, FineTuneJob};
+use peft_core::{AdamW, AdamWConfig, AdapterConfig, ChainSchedule, ParamGroupKind, ParamGroups, TargetModules};
 use serde::{Deserialize, Serialize};
 
 use crate::RunError;
-use crate::best::{EpochRecord, select_best};
-use crate::cell::{Cell, CellResult, Cost, Outcome, ParamCounts};
+use crate::best::select_best;
 use crate::data::{EncodedData, Targets, head_outputs};
+use crate::loss::batch_loss;
 use crate::schedule::LrSchedule;
-use crate::task_model::FineTune;
+use crate::step::{StepError, train_step};
 
 /// How a cell is run (not part of its identity: none of this changes the result).
 #[derive(Clone, Debug)]
@@ -37,8 +38,9 @@ pub struct RunOptions {
     /// The compute device (without autodiff; the runner adds it for training).
     pub device: Device,
     pub device_name: String,
-    /// Batches of the current epoch (length and message set by the runner).
-    pub progress: Option<indicatif::ProgressBar>,
+    /// A progress bar for the batches of the current epoch (length and message set by the
+    /// runner).
+    pub batch_bar: Option<indicatif::ProgressBar>,
     /// Checkpoint after an epoch only if the epoch took longer than this (seconds): short
     /// cells are cheaper to redo than to checkpoint.
     pub checkpoint_min_epoch_s: f64,
@@ -55,7 +57,7 @@ impl RunOptions {
             partial_dir: partial_dir.into(),
             device,
             device_name: device_name.to_string(),
-            progress: None,
+            batch_bar: None,
             checkpoint_min_epoch_s: 30.0,
             stop_after_epochs: None,
             eval_batch_size: 64,
@@ -67,7 +69,7 @@ impl RunOptions {
 /// `<results>/models/`), a paper preset (through the hub cache), or a local directory.
 pub fn checkpoint_for(name: &str, results_dir: &Path, hub: &hub::Hub) -> Result<Checkpoint, RunError> {
     if name.starts_with("mini-") {
-        let dir = results_dir.join("models").join(name);
+        let dir = crate::mini::model_dir(results_dir, name);
         if !dir.join("config.json").is_file() {
             return Err(RunError::msg(format!(
                 "mini model `{name}` is not at {}: run `cargo xtask pretrain mini` first",
@@ -85,7 +87,7 @@ pub fn checkpoint_for(name: &str, results_dir: &Path, hub: &hub::Hub) -> Result<
     }
     Err(RunError::msg(format!(
         "unknown model `{name}`: not a preset (see `cargo xtask models`), not a mini model ({}), not a checkpoint directory",
-        crate::pretrain::MINI_MODELS.join(", ")
+        crate::mini::names().join(", ")
     )))
 }
 
@@ -115,22 +117,9 @@ pub fn run_cell(cell: &Cell, opts: &RunOptions) -> Result<CellResult, RunError> 
     };
     let device = opts.device.clone().autodiff();
     let model = load_for_finetuning(&ckpt, head, cell.seed, &device)?;
-    let trained = match model {
-        AnyModel::BertClassifier(m) => train(m, cell, info, &data, opts)?,
-        AnyModel::DebertaClassifier(m) => train(m, cell, info, &data, opts)?,
-        AnyModel::LlamaClassifier(m) => train(m, cell, info, &data, opts)?,
-        AnyModel::VitClassifier(m) => train(m, cell, info, &data, opts)?,
-        AnyModel::Gpt2Lm(m) => train(m, cell, info, &data, opts)?,
-        AnyModel::LlamaLm(m) => train(m, cell, info, &data, opts)?,
-        other => {
-            return Err(RunError::msg(format!(
-                "{}: a {} cannot be fine-tuned for {} by the runner",
-                cell.label(),
-                model_kind(&other),
-                info.task.describe()
-            )));
-        }
-    };
+    let trained = model.fine_tune(Train { cell, info, data: &data, opts }).map_err(|kind| {
+        RunError::msg(format!("{}: a {kind} cannot be fine-tuned for {} by the runner", cell.label(), info.task.describe()))
+    })??;
     let best = select_best(&trained.epochs, cell.hyper.best_epoch).cloned();
     Ok(CellResult {
         cell: cell.clone(),
@@ -154,14 +143,6 @@ pub fn run_cell(cell: &Cell, opts: &RunOptions) -> Result<CellResult, RunError> 
     })
 }
 
-fn model_kind(m: &AnyModel) -> &'static str {
-    match m {
-        AnyModel::BertEncoder(_) | AnyModel::DebertaEncoder(_) => "bare encoder",
-        AnyModel::Gpt2Lm(_) | AnyModel::LlamaLm(_) => "causal LM",
-        _ => "classifier",
-    }
-}
-
 /// What the training loop hands back.
 struct Trained {
     epochs: Vec<EpochRecord>,
@@ -179,36 +160,13 @@ fn sample_device_memory(device: &Device, peak: &mut Option<u64>) {
     }
 }
 
-/// What a partial checkpoint holds besides the tensors.
+/// What a partial checkpoint holds besides the tensors: the cell's state at an epoch's end.
 #[derive(Serialize, Deserialize)]
-struct Progress {
+struct PartialState {
     hash: String,
     epochs: Vec<EpochRecord>,
     train_s: f64,
     samples: usize,
-}
-
-/// Mean loss of a batch: cross-entropy for classes, squared error for scores, cross-entropy
-/// per target token for a causal LM (HF's mean over the tokens whose label is not -100).
-fn batch_loss(logits: Tensor<2>, targets: &Targets) -> Tensor<1> {
-    match targets {
-        Targets::Classes(t, _) => log_softmax(logits, 1).gather(1, t.clone()).mean().neg(),
-        Targets::Tokens { next, weight, gold } => {
-            let count = gold.iter().filter(|&&g| g != datasets::batch::IGNORE_INDEX).count().max(1);
-            weighted_nll(logits, next.clone(), weight.clone(), count as f64)
-        }
-        Targets::Scores(t, _) => {
-            let [b, _] = logits.dims();
-            (logits.slice([0..b, 0..1]) - t.clone()).powi_scalar(2).mean()
-        }
-    }
-}
-
-/// Mean negative log-likelihood of `targets` (`[n, 1]`) under `logits` (`[n, classes]`) over the
-/// rows whose `weight` is 1 (`count` of them; rows of weight 0 — prompt, padding, unmasked
-/// tokens — take no part). The token loss of fine-tuning and of the mini models' pretraining.
-pub(crate) fn weighted_nll(logits: Tensor<2>, targets: Tensor<2, Int>, weight: Tensor<2>, count: f64) -> Tensor<1> {
-    (log_softmax(logits, 1).gather(1, targets) * weight).sum().div_scalar(count).neg()
 }
 
 /// The data set's reported metric from predictions collected over a split.
@@ -301,6 +259,22 @@ fn evaluate<M: FineTune>(model: &M, data: &EncodedData, split: Split, info: &Dat
     (loss, metric_value(info.metric, classes, &pred))
 }
 
+/// The training loop of one cell, run on whichever family the checkpoint loaded as.
+struct Train<'a> {
+    cell: &'a Cell,
+    info: &'a DatasetInfo,
+    data: &'a EncodedData,
+    opts: &'a RunOptions,
+}
+
+impl FineTuneJob for Train<'_> {
+    type Output = Result<Trained, RunError>;
+
+    fn run<M: FineTune>(self, model: M) -> Self::Output {
+        train(model, self.cell, self.info, self.data, self.opts)
+    }
+}
+
 fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedData, opts: &RunOptions) -> Result<Trained, RunError> {
     let h = &cell.hyper;
     let targets = TargetModules::names(&h.target_modules.iter().map(String::as_str).collect::<Vec<_>>());
@@ -333,17 +307,18 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
     // Resume from a partial checkpoint of this very cell, if one exists.
     let hash = cell.hash();
     let partial = opts.partial_dir.join(&hash);
-    let mut progress = Progress { hash: hash.clone(), epochs: Vec::new(), train_s: 0.0, samples: 0 };
+    let mut state = PartialState { hash: hash.clone(), epochs: Vec::new(), train_s: 0.0, samples: 0 };
     if partial.join("progress.json").is_file() {
         let (m, p) = restore(&partial, model, &mut opt, &opts.device)?;
         model = m;
-        progress = p;
+        state = p;
     }
+    let chains = h.chain_reset_every_epochs.map(ChainSchedule::every_epochs);
 
-    let bar = opts.progress.as_ref();
+    let bar = opts.batch_bar.as_ref();
     let mut outcome = Outcome::Finished;
     let mut device_peak_bytes = None;
-    'epochs: for epoch in progress.epochs.len() + 1..=h.epochs {
+    'epochs: for epoch in state.epochs.len() + 1..=h.epochs {
         let epoch_start = Instant::now();
         if let Some(b) = bar {
             b.set_length(steps_per_epoch as u64);
@@ -358,43 +333,41 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
             let step = (epoch - 1) * steps_per_epoch + i;
             let (inputs, batch_targets) = data.batch(Split::Train, &idx, &device);
             let loss = batch_loss(model.logits(&inputs), &batch_targets);
-            let value = loss.clone().into_scalar::<f32>() as f64;
-            if !value.is_finite() {
-                outcome = Outcome::Diverged { epoch, step, reason: format!("training loss is {value}") };
-                break 'epochs;
-            }
-            let grads = loss.backward();
-            match opt.step(schedule.lr_at(step), model, grads) {
-                Ok((m, _)) => model = m,
-                Err(PeftError::NonFiniteGradient(g)) => {
+            let value = match train_step(&mut opt, schedule.lr_at(step), model, loss) {
+                Ok((m, value)) => {
+                    model = m;
+                    value
+                }
+                Err(StepError::NonFiniteLoss(v)) => {
+                    outcome = Outcome::Diverged { epoch, step, reason: format!("training loss is {v}") };
+                    break 'epochs;
+                }
+                Err(StepError::NonFiniteGradient(g)) => {
                     outcome = Outcome::Diverged { epoch, step, reason: format!("gradient norm is {g}") };
                     break 'epochs;
                 }
-                Err(e) => return Err(e.into()),
-            }
+                Err(StepError::Optimizer(e)) => return Err(e.into()),
+            };
             sample_device_memory(&opts.device, &mut device_peak_bytes);
             loss_sum += value * idx.len() as f64;
-            progress.samples += idx.len();
+            state.samples += idx.len();
             if let Some(b) = bar {
                 b.inc(1);
             }
         }
-        progress.train_s += epoch_start.elapsed().as_secs_f64();
+        state.train_s += epoch_start.elapsed().as_secs_f64();
         let valid = model.valid();
         let (val_loss, val_metric) = evaluate(&valid, data, Split::Validation, info, opts);
         let (test_loss, test_metric) = evaluate(&valid, data, Split::Test, info, opts);
         drop(valid);
         sample_device_memory(&opts.device, &mut device_peak_bytes);
-        progress.epochs.push(EpochRecord { epoch, train_loss: loss_sum / n_train as f64, val_loss, val_metric, test_loss, test_metric });
+        state.epochs.push(EpochRecord { epoch, train_loss: loss_sum / n_train as f64, val_loss, val_metric, test_loss, test_metric });
         // A chain reset between epochs: merge, next chain, forget the reset factors' moments.
-        if let Some(k) = h.chain_reset_every_epochs
-            && epoch % k == 0
-            && epoch < h.epochs
-        {
+        if chains.is_some_and(|c| c.reset_after(epoch, h.epochs)) {
             models::reset_chains(model.backbone_linears(), &mut opt);
         }
         if epoch < h.epochs && epoch_start.elapsed().as_secs_f64() >= opts.checkpoint_min_epoch_s {
-            save_partial(&partial, &mut model, &opt, &progress)?;
+            save_partial(&partial, &mut model, &opt, &state)?;
         }
         if opts.stop_after_epochs == Some(epoch) {
             return Err(RunError::Interrupted { epoch });
@@ -403,7 +376,7 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
     if partial.exists() {
         std::fs::remove_dir_all(&partial).map_err(|e| RunError::msg(format!("{}: {e}", partial.display())))?;
     }
-    Ok(Trained { epochs: progress.epochs, outcome, params, train_s: progress.train_s, samples: progress.samples, device_peak_bytes })
+    Ok(Trained { epochs: state.epochs, outcome, params, train_s: state.train_s, samples: state.samples, device_peak_bytes })
 }
 
 /// The dropout seed of one epoch of a cell: a named stream of the cell's seed, like the
@@ -413,7 +386,7 @@ fn dropout_seed(seed: u64, epoch: u64) -> u64 {
 }
 
 /// Writes the partial checkpoint to a fresh directory, then swaps it in.
-fn save_partial<M: FineTune>(dir: &Path, model: &mut M, opt: &AdamW, progress: &Progress) -> Result<(), RunError> {
+fn save_partial<M: FineTune>(dir: &Path, model: &mut M, opt: &AdamW, state: &PartialState) -> Result<(), RunError> {
     let io = |p: &Path, e: std::io::Error| RunError::msg(format!("{}: {e}", p.display()));
     let tmp = dir.with_extension("tmp");
     if tmp.exists() {
@@ -423,42 +396,26 @@ fn save_partial<M: FineTune>(dir: &Path, model: &mut M, opt: &AdamW, progress: &
     models::save_adapters(&tmp.join("adapters.safetensors"), model.backbone_linears())?;
     peft_core::save_trainable(&tmp.join("trainable.safetensors"), model)?;
     opt.save_state(&tmp.join("optimizer.safetensors"))?;
-    std::fs::write(tmp.join("progress.json"), serde_json::to_string_pretty(progress).expect("JSON")).map_err(|e| io(&tmp, e))?;
+    std::fs::write(tmp.join("progress.json"), serde_json::to_string_pretty(state).expect("JSON")).map_err(|e| io(&tmp, e))?;
     if dir.exists() {
         std::fs::remove_dir_all(dir).map_err(|e| io(dir, e))?;
     }
     std::fs::rename(&tmp, dir).map_err(|e| io(dir, e))
 }
 
-fn restore<M: FineTune>(dir: &Path, mut model: M, opt: &mut AdamW, device: &Device) -> Result<(M, Progress), RunError> {
+fn restore<M: FineTune>(dir: &Path, mut model: M, opt: &mut AdamW, device: &Device) -> Result<(M, PartialState), RunError> {
     let text = std::fs::read_to_string(dir.join("progress.json")).map_err(|e| RunError::msg(format!("{}: {e}", dir.display())))?;
-    let progress: Progress =
+    let state: PartialState =
         serde_json::from_str(&text).map_err(|e| RunError::msg(format!("{}/progress.json: {e}", dir.display())))?;
     models::load_adapters(&dir.join("adapters.safetensors"), model.backbone_linears())?;
     let model = peft_core::load_trainable(&dir.join("trainable.safetensors"), model)?;
     opt.load_state(&dir.join("optimizer.safetensors"), device)?;
-    Ok((model, progress))
+    Ok((model, state))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::TensorData;
-
-    /// The causal-LM loss is the mean cross-entropy over the weighted (target) tokens only.
-    #[test]
-    fn causal_lm_loss_is_the_mean_nll_of_target_tokens() {
-        let device = Device::flex();
-        // Three next-token rows over a vocabulary of 3; the last is padding (weight 0).
-        let logits = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 1.0, 2.0, 2.0, 0.0, 0.0, 5.0, -5.0, 0.0], [3, 3]), &device);
-        let next = Tensor::<2, Int>::from_data(TensorData::new(vec![2i64, 0, 0], [3, 1]), &device);
-        let weight = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 1.0, 0.0], [3, 1]), &device);
-        let targets = Targets::Tokens { next, weight, gold: vec![2, 0, datasets::batch::IGNORE_INDEX] };
-        let nll = |row: [f64; 3], k: usize| -(row[k] - row.iter().map(|v| v.exp()).sum::<f64>().ln());
-        let want = (nll([0.0, 1.0, 2.0], 2) + nll([2.0, 0.0, 0.0], 0)) / 2.0;
-        let got = batch_loss(logits, &targets).into_scalar::<f32>() as f64;
-        assert!((got - want).abs() < 1e-6, "{got} vs {want}");
-    }
 
     /// An example is an exact match when every scored position's argmax is its gold token;
     /// unscored positions (prompt, padding) do not count.

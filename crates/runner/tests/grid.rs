@@ -1,9 +1,9 @@
 //! The experiment files expand to the grids the paper and the mini suite need, with each
 //! method's learning rate taken from its family; malformed files are errors naming the file.
 
-use runner::best::Selection;
-use runner::experiment::{Experiment, Filter, TABLE2_COLUMNS};
-use runner::schedule::ScheduleKind;
+use ledger::{ScheduleKind, Selection};
+use methods::TABLE2_METHODS;
+use runner::experiment::{Experiment, Filter};
 
 fn repo(path: &str) -> std::path::PathBuf {
     std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())).join("../..").join(path)
@@ -15,7 +15,7 @@ fn mini_table2_grid_and_method_families() {
     let cells = exp.cells(&Filter::default()).unwrap();
     let pairs = exp.pairs();
     assert!(pairs.len() >= 4, "at least four mini data sets");
-    assert_eq!(cells.len(), pairs.len() * TABLE2_COLUMNS.len() * 3);
+    assert_eq!(cells.len(), pairs.len() * TABLE2_METHODS.len() * 3);
     let find = |m: &str| cells.iter().find(|c| c.method == m && c.dataset == "mini-digits" && c.seed == 1).unwrap();
     let (fft, lora, cla, paca, plus, cola) = (find("fft"), find("lora"), find("cla"), find("paca"), find("lora-plus"), find("cola"));
     assert_eq!(fft.hyper.lr, 1e-3);
@@ -48,7 +48,7 @@ fn mini_table2_grid_and_method_families() {
 fn mini_cells_carry_a_pretraining_and_data_fingerprint() {
     let exp = Experiment::load(&repo("experiments/mini/table2.toml"), "mini").unwrap();
     let cells = exp.cells(&Filter::default()).unwrap();
-    let fp = |model: &str, dataset: &str| runner::pretrain::mini_cell_fingerprint(model, dataset).unwrap();
+    let fp = |model: &str, dataset: &str| runner::mini::cell_fingerprint(model, dataset).unwrap();
     for c in &cells {
         assert_eq!(c.fingerprint.as_deref(), Some(fp(&c.model, &c.dataset).as_str()), "{}", c.label());
     }
@@ -63,7 +63,7 @@ fn mini_cells_carry_a_pretraining_and_data_fingerprint() {
     assert!(paper.cells(&Filter::default()).unwrap().iter().all(|c| c.fingerprint.is_none()));
     // The pretraining configuration names its objective and data, so changing either
     // pretrains again.
-    let enc = runner::pretrain::PretrainConfig::default_for("mini-encoder").unwrap();
+    let enc = runner::mini::PretrainConfig::default_for("mini-encoder").unwrap();
     assert!(enc.objective.contains("masked-lm") && enc.data.len() == 64, "{enc:?}");
 }
 
@@ -89,7 +89,7 @@ fn paper_table7_grid() {
     let exp = Experiment::load(&repo("experiments/paper/table7.toml"), "paper").unwrap();
     let cells = exp.cells(&Filter::default()).unwrap();
     assert_eq!(exp.pairs().len(), 24);
-    assert_eq!(cells.len(), 24 * TABLE2_COLUMNS.len() * 3);
+    assert_eq!(cells.len(), 24 * TABLE2_METHODS.len() * 3);
     let c = cells.iter().find(|c| c.model == "roberta-base" && c.dataset == "cola" && c.method == "cla").unwrap();
     assert_eq!(c.hyper.best_epoch, Selection::HighestValMetric, "CoLA selects on validation MCC");
     assert_eq!(c.hyper.grad_clip_global_norm, Some(1.0));

@@ -3,12 +3,10 @@
 //! optimizer), a diverging cell is recorded as such, and the ledger keeps finished results.
 
 use burn::tensor::Device;
+use ledger::{Cell, Hyper, Outcome, ScheduleKind, Selection};
 use models::Weights;
 use models::bert::{BertConfig, BertModel};
 use models::export::{HfTensors, save_checkpoint};
-use runner::best::Selection;
-use runner::cell::{Cell, Hyper, Outcome};
-use runner::schedule::ScheduleKind;
 use runner::train::{RunOptions, run_cell};
 
 /// One cell trains at a time in this binary. The resume test compares two runs to 1e-5, and
@@ -73,7 +71,7 @@ fn cell(method: &str, epochs: usize, lr: f64) -> Cell {
 }
 
 fn options(results: &std::path::Path) -> RunOptions {
-    let mut o = RunOptions::new(results, results.join("runs/mini/main/partial"), Device::flex(), "cpu");
+    let mut o = RunOptions::new(results, ledger::Ledger::of_experiment(results, "mini", "main").partial_dir(), Device::flex(), "cpu");
     o.checkpoint_min_epoch_s = 0.0;
     o.eval_batch_size = 256;
     o
@@ -102,7 +100,7 @@ fn interrupted_cells_resume_to_the_uninterrupted_result() {
         stop.stop_after_epochs = Some(2);
         let err = run_cell(&c, &stop).unwrap_err();
         assert!(matches!(err, runner::RunError::Interrupted { epoch: 2 }), "{err}");
-        let partial = dir.path().join("runs/mini/main/partial").join(c.hash());
+        let partial = ledger::Ledger::of_experiment(dir.path(), "mini", "main").partial_dir().join(c.hash());
         assert!(partial.join("progress.json").is_file(), "a partial checkpoint is kept");
         let resumed = run_cell(&c, &options(dir.path())).unwrap();
         assert!(!partial.exists(), "the partial checkpoint is removed once the cell finishes");
@@ -134,7 +132,7 @@ fn cells_with_dropout_resume_to_the_uninterrupted_result() {
 }
 
 /// The largest difference between two runs' epoch records (losses and test metric).
-fn max_difference(a: &runner::cell::CellResult, b: &runner::cell::CellResult) -> f64 {
+fn max_difference(a: &ledger::CellResult, b: &ledger::CellResult) -> f64 {
     assert_eq!(a.epochs.len(), b.epochs.len());
     a.epochs
         .iter()

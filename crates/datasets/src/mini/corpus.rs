@@ -51,7 +51,7 @@ fn sentence(g: &mut SplitMix64) -> String {
 
 /// The corpus sentences, split.
 pub fn sentences() -> Splits<String> {
-    let mut g = SplitMix64::for_stream("mini-corpus", MINI_SEED);
+    let mut g = SplitMix64::for_stream(MINI_SEED, "mini-corpus");
     let total = SIZES.train + SIZES.validation + SIZES.test;
     let mut all: Vec<String> = (0..total).map(|_| sentence(&mut g)).collect();
     let test = all.split_off(SIZES.train + SIZES.validation);

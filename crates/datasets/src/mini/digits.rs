@@ -48,6 +48,6 @@ pub fn all() -> Vec<Example> {
 pub fn load() -> Splits<Example> {
     let all = all();
     let sizes = rng::sizes_for_fractions(all.len(), &[0.7, 0.15, 0.15]);
-    let mut parts = rng::split_by_sizes(all, &sizes, "mini-digits/split", super::MINI_SEED).into_iter();
+    let mut parts = rng::split_by_sizes(all, &sizes, super::MINI_SEED, "mini-digits/split").into_iter();
     Splits { train: parts.next().unwrap(), validation: parts.next().unwrap(), test: parts.next().unwrap() }
 }

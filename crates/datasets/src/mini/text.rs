@@ -124,7 +124,7 @@ fn input_key(input: &Input) -> String {
 /// unique inputs exist, then cuts train / validation / test in order.
 pub(crate) fn generate(name: &str, sizes: SplitSizes, mut make: impl FnMut(&mut SplitMix64, usize) -> (Input, Label)) -> Splits<Example> {
     let total = sizes.train + sizes.validation + sizes.test;
-    let mut g = SplitMix64::for_stream(name, MINI_SEED);
+    let mut g = SplitMix64::for_stream(MINI_SEED, name);
     let mut seen = HashSet::new();
     let mut out = Vec::with_capacity(total);
     let mut draws = 0usize;

@@ -58,7 +58,7 @@ pub(crate) fn read(info: &DatasetInfo, hub: &hub::Hub, file: &str) -> Result<Tab
 /// the rest test.
 pub(crate) fn halve<T>(name: &str, items: Vec<T>) -> (Vec<T>, Vec<T>) {
     let sizes = rng::sizes_for_fractions(items.len(), &[0.5, 0.5]);
-    let mut parts = rng::split_by_sizes(items, &sizes, &format!("{name}/halve"), SPLIT_SEED).into_iter();
+    let mut parts = rng::split_by_sizes(items, &sizes, SPLIT_SEED, &format!("{name}/halve")).into_iter();
     (parts.next().unwrap(), parts.next().unwrap())
 }
 
@@ -67,7 +67,7 @@ pub(crate) fn halve<T>(name: &str, items: Vec<T>) -> (Vec<T>, Vec<T>) {
 pub(crate) fn hold_out<T>(name: &str, items: Vec<T>, fraction: f64) -> (Vec<T>, Vec<T>) {
     let n = items.len();
     let val = (n as f64 * fraction).floor() as usize;
-    let mut parts = rng::split_by_sizes(items, &[n - val, val], &format!("{name}/hold-out"), SPLIT_SEED).into_iter();
+    let mut parts = rng::split_by_sizes(items, &[n - val, val], SPLIT_SEED, &format!("{name}/hold-out")).into_iter();
     (parts.next().unwrap(), parts.next().unwrap())
 }
 

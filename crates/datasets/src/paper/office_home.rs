@@ -81,6 +81,6 @@ pub fn load(hub: &hub::Hub) -> Result<Splits<Example>> {
         }
     }
     let sizes = rng::sizes_for_fractions(all.len(), &[0.7, 0.15, 0.15]);
-    let mut parts = rng::split_by_sizes(all, &sizes, "office-home/split", crate::paper::SPLIT_SEED).into_iter();
+    let mut parts = rng::split_by_sizes(all, &sizes, crate::paper::SPLIT_SEED, "office-home/split").into_iter();
     Ok(Splits { train: parts.next().unwrap(), validation: parts.next().unwrap(), test: parts.next().unwrap() })
 }

@@ -12,10 +12,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use runner::best::{EpochRecord, Selection};
-use runner::cell::{Cell, CellResult, Cost, Hyper, Outcome, ParamCounts};
-use runner::ledger::Ledger;
-use runner::schedule::ScheduleKind;
+use ledger::{Cell, CellResult, Cost, EpochRecord, Hyper, Ledger, Outcome, ParamCounts, ScheduleKind, Selection};
 
 pub fn hyper(rank: usize, lr: f64) -> Hyper {
     Hyper {
@@ -78,7 +75,7 @@ pub fn cell(
 }
 
 fn record(results: &Path, experiment: &str, c: &CellResult) {
-    Ledger::new(results.join("runs").join(&c.cell.suite).join(experiment)).record(&c.hash, c, false).unwrap();
+    Ledger::of_experiment(results, &c.cell.suite, experiment).record(&c.hash, c, false).unwrap();
 }
 
 /// Writes the whole hand-made ledger under `results`.
@@ -132,18 +129,19 @@ pub fn write_ledger(results: &Path) {
         record(results, "ablate-chain", &cell("mini", "mini-encoder", "mini-paraphrase", "cola", 0, h, Some(m), 0.1, None));
     }
     // Files that are not cells: a superseded result, a temporary file; and one broken cell.
-    let dir = results.join("runs/mini/main");
+    let dir = ledger::experiment_dir(results, "mini", "main");
     std::fs::write(dir.join("abc.superseded-1.json"), "{}").unwrap();
     std::fs::write(dir.join(".abc.json.tmp-1"), "{}").unwrap();
     std::fs::write(dir.join("broken.json"), "{ not json").unwrap();
     // The step benchmark: burn lora 4 s and 1 GiB, fft 8 s and 2 GiB; PyTorch lora 2 s, 3 GiB.
-    std::fs::create_dir_all(results.join("bench")).unwrap();
+    let step_json = ledger::bench::step_records_path(results);
+    std::fs::create_dir_all(step_json.parent().unwrap()).unwrap();
     let step = |imp: &str, method: &str, s: f64, gib: u64| {
         serde_json::json!({"impl": imp, "method": method, "seconds_per_step": s, "samples_per_s": 8.0 / s,
             "peak_rss_bytes": gib << 30, "trainable_params": 1000, "head_params": 10})
     };
     let steps = vec![step("burn", "lora", 4.0, 1), step("pytorch-peft", "lora", 2.0, 3), step("burn", "fft", 8.0, 2)];
-    std::fs::write(results.join("bench/step.json"), serde_json::to_string(&steps).unwrap()).unwrap();
+    std::fs::write(step_json, serde_json::to_string(&steps).unwrap()).unwrap();
 }
 
 /// A CSV file as rows of header → field (quoted fields with commas handled).

@@ -1,16 +1,15 @@
 //! Reads the ledger the runner writes: `results/runs/<suite>/<experiment>/<hash>.json`, one
 //! [`CellResult`] per finished cell (superseded and temporary files are not cells, as
-//! [`runner::ledger::Ledger::finished`] decides). Files directly under `runs/<suite>/` are
-//! read as experiment `main`.
+//! [`Ledger::finished`] decides). Files directly under `runs/<suite>/` are read as experiment
+//! `main`.
 
 use std::path::{Path, PathBuf};
 
-use runner::cell::CellResult;
-use runner::ledger::Ledger;
+use ledger::{CellResult, Ledger};
 
 /// The finished cells of one (suite, experiment).
 #[derive(Clone, Debug)]
-pub struct Experiment {
+pub struct ExperimentCells {
     /// `paper`, `mini`, …
     pub suite: String,
     /// `main` (Tables 2, 3, 6, 15–18) or `ablate-lr`, `ablate-rank`, `ablate-alpha`,
@@ -23,7 +22,7 @@ pub struct Experiment {
 #[derive(Clone, Debug, Default)]
 pub struct Loaded {
     /// Suites in the order paper, mini, then the others by name; experiments `main` first.
-    pub experiments: Vec<Experiment>,
+    pub experiments: Vec<ExperimentCells>,
     /// Files that look like cells but could not be read, with the reason.
     pub unreadable: Vec<(PathBuf, String)>,
     /// Finished cells left out because a newer one answers the same question (see
@@ -49,7 +48,7 @@ impl Loaded {
     }
 
     /// The ablation experiments of a suite (every experiment but `main`).
-    pub fn ablations(&self, suite: &str) -> Vec<&Experiment> {
+    pub fn ablations(&self, suite: &str) -> Vec<&ExperimentCells> {
         self.experiments.iter().filter(|e| e.suite == suite && e.experiment != "main").collect()
     }
 }
@@ -107,11 +106,11 @@ pub fn newest_only(cells: Vec<CellResult>, experiment: &str) -> (Vec<CellResult>
 /// Reads every cell under `results_dir/runs`. A missing directory is an empty ledger.
 pub fn load(results_dir: &Path) -> Loaded {
     let mut loaded = Loaded::default();
-    for (suite, suite_dir) in subdirs(&results_dir.join("runs")) {
-        let mut exps: Vec<Experiment> = Vec::new();
+    for (suite, suite_dir) in subdirs(&ledger::runs_dir(results_dir)) {
+        let mut exps: Vec<ExperimentCells> = Vec::new();
         let top = read_dir_cells(&suite_dir, &mut loaded.unreadable);
         if !top.is_empty() {
-            exps.push(Experiment { suite: suite.clone(), experiment: "main".into(), cells: top });
+            exps.push(ExperimentCells { suite: suite.clone(), experiment: "main".into(), cells: top });
         }
         for (experiment, dir) in subdirs(&suite_dir) {
             let cells = read_dir_cells(&dir, &mut loaded.unreadable);
@@ -120,7 +119,7 @@ pub fn load(results_dir: &Path) -> Loaded {
             }
             match exps.iter_mut().find(|e| e.experiment == experiment) {
                 Some(e) => e.cells.extend(cells),
-                None => exps.push(Experiment { suite: suite.clone(), experiment, cells }),
+                None => exps.push(ExperimentCells { suite: suite.clone(), experiment, cells }),
             }
         }
         for e in &mut exps {

@@ -1,13 +1,25 @@
-//! Methods as data: each of the paper's fine-tuning methods is one [`MethodSpec`] in
-//! [`REGISTRY`]. The adapted layer ([`crate::AdaptedLinear`]) reads the spec; it has no
-//! per-method code paths beyond what the spec's fields say.
+//! methods: the paper's fine-tuning methods as data. Each method is one [`MethodSpec`] in
+//! [`REGISTRY`]; every grouping of methods the harness uses (which a table schedules, which
+//! get the "drop from the best" column, which a benchmark times) is defined here, once.
+//!
+//! The adapted layer (`peft_core::AdaptedLinear`) reads the spec and has no per-method code
+//! paths beyond what the spec's fields say; the report reads names and groupings from here
+//! without depending on any tensor library.
 //!
 //! Adding a method: add one `MethodSpec` to `REGISTRY` (and, only if it needs a new kind of
-//! state, a field in the layer).
+//! state, a field in peft-core's layer).
+//!
+//! It must not hold tensors, layers or training code.
 
 use serde::{Deserialize, Serialize};
 
-use crate::PeftError;
+/// A method name that is not in the registry.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown method `{name}`; valid methods are: {valid}")]
+pub struct UnknownMethod {
+    pub name: String,
+    pub valid: String,
+}
 
 /// Which tensors a method trains.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -94,7 +106,7 @@ pub struct MethodSpec {
     pub a_init: AInit,
     pub selector: Selector,
     /// Chained methods merge their update into the base weight and restart at each reset of
-    /// the [`crate::ChainSchedule`].
+    /// the chain schedule (`peft_core::ChainSchedule`).
     pub chained: bool,
     /// Computed by gathering `x[..., cols]` rather than by a matmul with a selector matrix.
     pub sparse: bool,
@@ -108,6 +120,18 @@ impl MethodSpec {
     /// Whether the layer holds an adapter at all (everything but FFT).
     pub fn has_adapter(&self) -> bool {
         self.trains != Trains::BaseWeight
+    }
+
+    /// The paper's sparsity-induced LoRA variants: B trained behind a fixed column selector
+    /// (cLA, c3LA, r-cLA, r-c3LA and their gathered forms s-cLA, s-r-c3LA). Their table columns
+    /// carry the "from best" percentage.
+    pub fn is_sparsity_induced(&self) -> bool {
+        self.trains == Trains::FactorB && self.selector != Selector::None
+    }
+
+    /// Whether this is a gathered (`x[..., cols]`) form of a sparsity-induced variant.
+    pub fn is_gathered_variant(&self) -> bool {
+        self.sparse && self.is_sparsity_induced()
     }
 }
 
@@ -280,20 +304,31 @@ pub const REGISTRY: &[MethodSpec] = &[
     },
 ];
 
-/// The methods of the paper's Table 2, in its column order.
-pub const TABLE2_METHODS: &[&str] = &[
-    "fft", "lora", "cola", "asym-lora", "rac-lora", "lora-plus", "cla", "c3la", "r-cla", "r-c3la",
-];
+/// The methods of the paper's Table 2, in its column order, with PaCA after them: the methods
+/// the main grid of every experiment file runs unless it names its own.
+pub const TABLE2_METHODS: &[&str] =
+    &["fft", "lora", "cola", "asym-lora", "rac-lora", "lora-plus", "cla", "c3la", "r-cla", "r-c3la", "paca"];
+
+/// What Table 15 (cost of the sparse forms) adds to Table 2's grid: the gathered variants and
+/// C-PaCA.
+pub const TABLE15_EXTRA_METHODS: &[&str] = &["s-cla", "s-r-c3la", "c-paca"];
+
+/// The methods `bench step` times by default: Table 2's and the gathered variants.
+pub fn bench_methods() -> impl Iterator<Item = &'static str> {
+    TABLE2_METHODS.iter().copied().chain(REGISTRY.iter().filter(|m| m.is_gathered_variant()).map(|m| m.name))
+}
 
 /// Looks a method up by name; an unknown name is an error listing the valid ones.
-pub fn method(name: &str) -> Result<&'static MethodSpec, PeftError> {
-    REGISTRY
-        .iter()
-        .find(|m| m.name == name)
-        .ok_or_else(|| PeftError::UnknownMethod {
-            name: name.to_string(),
-            valid: REGISTRY.iter().map(|m| m.name).collect::<Vec<_>>().join(", "),
-        })
+pub fn method(name: &str) -> Result<&'static MethodSpec, UnknownMethod> {
+    REGISTRY.iter().find(|m| m.name == name).ok_or_else(|| UnknownMethod {
+        name: name.to_string(),
+        valid: REGISTRY.iter().map(|m| m.name).collect::<Vec<_>>().join(", "),
+    })
+}
+
+/// The paper's name of a method (`r-c3la` → `r-c3LA`); an unknown name as it is.
+pub fn paper_name(name: &str) -> &str {
+    method(name).map(|m| m.paper_name).unwrap_or(name)
 }
 
 #[cfg(test)]
@@ -319,6 +354,20 @@ mod tests {
         assert!(err.contains("dora"), "{err}");
         assert!(err.contains("s-r-c3la") && err.contains("lora-plus"), "{err}");
         assert_eq!(method("c3la").unwrap().selector, Selector::Circulant);
+    }
+
+    #[test]
+    fn groupings_name_registered_methods() {
+        let drop: Vec<&str> = REGISTRY.iter().filter(|m| m.is_sparsity_induced()).map(|m| m.name).collect();
+        assert_eq!(drop, ["cla", "c3la", "r-cla", "r-c3la", "s-cla", "s-r-c3la"]);
+        let bench: Vec<&str> = bench_methods().collect();
+        assert_eq!(bench.len(), 13);
+        assert_eq!(&bench[11..], ["s-cla", "s-r-c3la"]);
+        for m in TABLE2_METHODS.iter().chain(TABLE15_EXTRA_METHODS) {
+            assert!(method(m).is_ok(), "{m}");
+        }
+        assert_eq!(paper_name("r-c3la"), "r-c3LA");
+        assert_eq!(paper_name("dora"), "dora");
     }
 
     #[test]

@@ -6,8 +6,43 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::best::{EpochRecord, Selection};
-use crate::schedule::ScheduleKind;
+/// The learning-rate schedules of the paper's Table 7 (the runner's `schedule` computes them):
+/// constant, or linear / cosine decay after a warm-up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleKind {
+    Constant,
+    Linear,
+    Cosine,
+}
+
+/// Which epoch a cell reports: the lowest validation loss (the paper's rule) or, for CoLA,
+/// the highest validation metric (Table 7's exception).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Selection {
+    LowestValLoss,
+    HighestValMetric,
+}
+
+/// What one epoch measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based.
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub val_loss: f64,
+    pub val_metric: f64,
+    pub test_loss: f64,
+    pub test_metric: f64,
+}
+
+impl EpochRecord {
+    /// The empirical generalization error G(W) ≈ test loss − train loss (Tables 3, 16, 17).
+    pub fn generalization_gap(&self) -> f64 {
+        self.test_loss - self.train_loss
+    }
+}
 
 /// The hyper-parameters of one cell, already resolved for its method (e.g. `lr` is Table 7's
 /// FFT, LoRA or Asym rate, whichever the method uses).
@@ -50,7 +85,7 @@ pub struct Cell {
     pub hyper: Hyper,
     /// For mini cells, a hash of what the result depends on that the fields above do not name:
     /// the mini model's pretraining (configuration, objective, data) and the generated data
-    /// set ([`crate::pretrain::mini_cell_fingerprint`]). A change to either is a new cell, not
+    /// set (`runner::mini::cell_fingerprint`). A change to either is a new cell, not
     /// a stale finished one. `None` for paper cells, whose checkpoint and data the model
     /// preset and data set name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -60,7 +95,7 @@ pub struct Cell {
 impl Cell {
     /// The ledger key: SHA-256 of the canonical JSON of the whole cell.
     pub fn hash(&self) -> String {
-        crate::ledger::config_hash(self)
+        crate::store::config_hash(self)
     }
 
     /// A short human label, e.g. `mini-encoder/mini-paraphrase/lora/seed 1`.

@@ -1,5 +1,14 @@
-//! The ledger: one JSON file per finished cell, `results/runs/<suite>/<config-hash>.json`,
-//! keyed by the SHA-256 of the cell's full configuration in canonical JSON (keys sorted), so a
+//! Where results live and how a result is written. The layout under the results directory:
+//!
+//! ```text
+//! <results>/runs/<suite>/<experiment>/<config-hash>.json      one finished cell (CellResult)
+//! <results>/runs/<suite>/<experiment>/<hash>.superseded-N.json  what `--force` replaced
+//! <results>/runs/<suite>/<experiment>/partial/<hash>/          a running cell's checkpoint
+//! <results>/bench/step.json                                    the step benchmark
+//! ```
+//!
+//! `<experiment>` is `main` (Tables 2, 3, 6, 15–18) or `ablate-<name>` (Tables 8–13). A cell's
+//! file name is the SHA-256 of its full configuration in canonical JSON (keys sorted), so a
 //! changed hyper-parameter is a new cell and an unchanged one is found again after a restart.
 //!
 //! Writes are atomic (a temporary file in the same directory, then a rename), so a killed run
@@ -46,7 +55,17 @@ pub fn config_hash<C: Serialize>(config: &C) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The results directory of one suite.
+/// `<results>/runs`: the ledgers of every suite and experiment.
+pub fn runs_dir(results_dir: &Path) -> PathBuf {
+    results_dir.join("runs")
+}
+
+/// `<results>/runs/<suite>/<experiment>`: the ledger directory of one experiment.
+pub fn experiment_dir(results_dir: &Path, suite: &str, experiment: &str) -> PathBuf {
+    runs_dir(results_dir).join(suite).join(experiment)
+}
+
+/// The finished cells of one experiment: a directory of `<hash>.json` files.
 #[derive(Clone, Debug)]
 pub struct Ledger {
     pub dir: PathBuf,
@@ -55,6 +74,16 @@ pub struct Ledger {
 impl Ledger {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Self { dir: dir.into() }
+    }
+
+    /// The ledger of (suite, experiment) under a results directory.
+    pub fn of_experiment(results_dir: &Path, suite: &str, experiment: &str) -> Self {
+        Self::new(experiment_dir(results_dir, suite, experiment))
+    }
+
+    /// Where the partial (per-epoch) checkpoints of this ledger's running cells go.
+    pub fn partial_dir(&self) -> PathBuf {
+        self.dir.join("partial")
     }
 
     pub fn path_of(&self, hash: &str) -> PathBuf {
@@ -134,7 +163,8 @@ mod tests {
     #[test]
     fn record_resume_and_force_never_lose_a_result() {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::new(dir.path().join("runs/mini"));
+        let ledger = Ledger::of_experiment(dir.path(), "mini", "main");
+        assert_eq!(ledger.dir, dir.path().join("runs/mini/main"));
         let h = config_hash(&json!({"cell": 1}));
         assert!(!ledger.is_finished(&h));
         ledger.record(&h, &json!({"test_metric": 0.8}), false).unwrap();
@@ -150,7 +180,7 @@ mod tests {
         let now: serde_json::Value = ledger.read(&h).unwrap();
         assert_eq!(now["test_metric"], 0.9);
         let old: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.path().join(format!("runs/mini/{h}.superseded-1.json"))).unwrap(),
+            &std::fs::read_to_string(ledger.dir.join(format!("{h}.superseded-1.json"))).unwrap(),
         )
         .unwrap();
         assert_eq!(old["test_metric"], 0.8);

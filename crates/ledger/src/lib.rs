@@ -1,0 +1,20 @@
+//! ledger: what a finished experiment cell is and where it is kept — the schema both the
+//! runner (which writes it) and the report (which reads it) share.
+//!
+//! - [`cell`]: a [`Cell`] (model, data set, method, seed and every hyper-parameter that can
+//!   change its result) and its [`CellResult`] with the per-epoch [`EpochRecord`]s, outcome,
+//!   parameter counts and cost;
+//! - [`store`]: the path layout under the results directory ([`experiment_dir`]) and the
+//!   [`Ledger`] of one experiment: one JSON file per cell, keyed by the SHA-256 of the cell's
+//!   canonical JSON ([`config_hash`]), written atomically and never silently overwritten;
+//! - [`bench`]: the step benchmark's records ([`StepRecord`]) and their file.
+//!
+//! It must not depend on tensors, models or data sets: a reader of results needs serde only.
+
+pub mod bench;
+pub mod cell;
+pub mod store;
+
+pub use bench::StepRecord;
+pub use cell::{Cell, CellResult, Cost, EpochRecord, Hyper, Outcome, ParamCounts, ScheduleKind, Selection};
+pub use store::{Ledger, LedgerError, config_hash, experiment_dir, runs_dir};
