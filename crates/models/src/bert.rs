@@ -6,12 +6,12 @@
 
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor};
-use peft_core::{AdaptedLinear, AdapterConfig, TargetModules};
+use peft_core::AdaptedLinear;
 use serde::{Deserialize, Serialize};
 
 use crate::ModelError;
 use crate::auto::{AnyModel, Family, LoadRequest, Loaded, NewHead, TaskHead};
-use crate::finetune::{FineTune, Inputs, apply_method};
+use crate::finetune::{FineTune, Inputs, backbone_in_field};
 use crate::layers::{
     Act, Embedding, LayerNorm, arange_rows, attention, default_dropout, dropout, dropout_prob, load_linear, merge_heads,
     optional_dropout_prob, padding_bias, split_heads,
@@ -296,15 +296,7 @@ fn load_family(r: &LoadRequest<'_>) -> Result<Loaded, ModelError> {
 impl FineTune for BertForSequenceClassification {
     const HEAD: &'static [&'static str] = &["classifier"];
 
-    fn apply_method(mut self, targets: &TargetModules, method: &str, config: &AdapterConfig) -> Result<(Self, usize), ModelError> {
-        let (encoder, n) = apply_method(self.encoder, |e| e.linears_mut(), targets, method, config)?;
-        self.encoder = encoder;
-        Ok((self, n))
-    }
-
-    fn backbone_linears(&mut self) -> Vec<&mut AdaptedLinear> {
-        self.encoder.linears_mut()
-    }
+    backbone_in_field!(encoder);
 
     fn logits(&self, inputs: &Inputs) -> Tensor<2> {
         let (ids, types, mask, _) = inputs.text_with_types();

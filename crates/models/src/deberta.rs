@@ -11,12 +11,12 @@ use burn::module::{Module, Param};
 use burn::tensor::module::conv1d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
-use peft_core::{AdaptedLinear, AdapterConfig, TargetModules};
+use peft_core::AdaptedLinear;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::ModelError;
 use crate::auto::{AnyModel, Family, LoadRequest, Loaded, NewHead, TaskHead};
-use crate::finetune::{FineTune, Inputs, apply_method};
+use crate::finetune::{FineTune, Inputs, backbone_in_field};
 use crate::layers::{
     Act, Embedding, LayerNorm, arange_rows, attend, default_dropout, dropout, dropout_prob, load_linear, merge_heads,
     optional_dropout_prob, split_heads,
@@ -601,15 +601,7 @@ fn load_family(r: &LoadRequest<'_>) -> Result<Loaded, ModelError> {
 impl FineTune for DebertaV2ForSequenceClassification {
     const HEAD: &'static [&'static str] = &["classifier"];
 
-    fn apply_method(mut self, targets: &TargetModules, method: &str, config: &AdapterConfig) -> Result<(Self, usize), ModelError> {
-        let (encoder, n) = apply_method(self.encoder, |e| e.linears_mut(), targets, method, config)?;
-        self.encoder = encoder;
-        Ok((self, n))
-    }
-
-    fn backbone_linears(&mut self) -> Vec<&mut AdaptedLinear> {
-        self.encoder.linears_mut()
-    }
+    backbone_in_field!(encoder);
 
     fn logits(&self, inputs: &Inputs) -> Tensor<2> {
         let (ids, mask, _) = inputs.text();

@@ -62,6 +62,29 @@ pub trait FineTune: Module + Sized {
     fn logits(&self, inputs: &Inputs) -> Tensor<2>;
 }
 
+/// The [`FineTune::apply_method`] and [`FineTune::backbone_linears`] of a model whose
+/// backbone is its field `$backbone` (with a `linears_mut`) and whose head lies beside it:
+/// the method applies to the backbone only, so the head keeps training.
+macro_rules! backbone_in_field {
+    ($backbone:ident) => {
+        fn apply_method(
+            mut self,
+            targets: &peft_core::TargetModules,
+            method: &str,
+            config: &peft_core::AdapterConfig,
+        ) -> Result<(Self, usize), crate::ModelError> {
+            let (backbone, n) = crate::finetune::apply_method(self.$backbone, |b| b.linears_mut(), targets, method, config)?;
+            self.$backbone = backbone;
+            Ok((self, n))
+        }
+
+        fn backbone_linears(&mut self) -> Vec<&mut peft_core::AdaptedLinear> {
+            self.$backbone.linears_mut()
+        }
+    };
+}
+pub(crate) use backbone_in_field;
+
 /// Work that is generic over the fine-tuned model's type, handed the concrete model by
 /// [`crate::auto::AnyModel::fine_tune`] (Rust closures cannot be generic; this trait is the
 /// generic closure).

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ModelError;
 use crate::auto::{AnyModel, Family, LoadRequest, Loaded, NewHead};
-use crate::finetune::{FineTune, Inputs, apply_method, next_token_logits};
+use crate::finetune::{FineTune, Inputs, apply_method, backbone_in_field, next_token_logits};
 use crate::layers::{Embedding, RmsNorm, attention, causal_padding_bias, dropout_prob, load_linear, merge_heads, split_heads};
 use crate::weights::Weights;
 
@@ -376,15 +376,7 @@ impl FineTune for LlamaForCausalLm {
 impl FineTune for LlamaForSequenceClassification {
     const HEAD: &'static [&'static str] = &["score"];
 
-    fn apply_method(mut self, targets: &TargetModules, method: &str, config: &AdapterConfig) -> Result<(Self, usize), ModelError> {
-        let (model, n) = apply_method(self.model, |m| m.linears_mut(), targets, method, config)?;
-        self.model = model;
-        Ok((self, n))
-    }
-
-    fn backbone_linears(&mut self) -> Vec<&mut AdaptedLinear> {
-        self.model.linears_mut()
-    }
+    backbone_in_field!(model);
 
     fn logits(&self, inputs: &Inputs) -> Tensor<2> {
         let (ids, mask, pad) = inputs.text();

@@ -3,12 +3,12 @@
 
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor};
-use peft_core::{AdaptedLinear, AdapterConfig, TargetModules};
+use peft_core::AdaptedLinear;
 use serde::{Deserialize, Serialize};
 
 use crate::ModelError;
 use crate::auto::{AnyModel, Family, LoadRequest, Loaded, NewHead, TaskHead};
-use crate::finetune::{FineTune, Inputs, apply_method};
+use crate::finetune::{FineTune, Inputs, backbone_in_field};
 use crate::layers::{Act, LayerNorm, attention, dropout, dropout_prob, load_linear, merge_heads, split_heads};
 use crate::weights::Weights;
 
@@ -221,15 +221,7 @@ fn load_family(r: &LoadRequest<'_>) -> Result<Loaded, ModelError> {
 impl FineTune for VitForImageClassification {
     const HEAD: &'static [&'static str] = &["classifier"];
 
-    fn apply_method(mut self, targets: &TargetModules, method: &str, config: &AdapterConfig) -> Result<(Self, usize), ModelError> {
-        let (vit, n) = apply_method(self.vit, |v| v.linears_mut(), targets, method, config)?;
-        self.vit = vit;
-        Ok((self, n))
-    }
-
-    fn backbone_linears(&mut self) -> Vec<&mut AdaptedLinear> {
-        self.vit.linears_mut()
-    }
+    backbone_in_field!(vit);
 
     fn logits(&self, inputs: &Inputs) -> Tensor<2> {
         self.forward(inputs.pixels())

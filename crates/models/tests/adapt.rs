@@ -134,3 +134,27 @@ fn a_chain_reset_over_a_trained_model_keeps_its_function() {
         assert_ne!(logits(&model, &device), after, "{method}");
     }
 }
+
+/// The closed-form counts of Table 6 (`peft_core::count_params`) are what an adapted model
+/// really holds: its trainable parameters (adapter + head) and everything it stores — but for
+/// PaCA, whose trained columns C are held beside the frozen W (C₀ stays inside W) while the
+/// closed form counts them as part of W, as the paper does: r · n more per layer.
+#[test]
+fn table6_closed_form_counts_match_the_adapted_model() {
+    let device = Device::flex().autodiff();
+    let plain = roberta(&device);
+    let (base, head) = (plain.encoder.num_params(), plain.classifier.num_params());
+    let h = 32;
+    let layers = vec![peft_core::LayerShape::new(h, h); 4]; // query and value of 2 layers
+    for method in ["fft", "lora", "lora-plus", "asym-lora", "cla", "s-cla", "r-c3la", "paca"] {
+        let mut model = roberta(&device);
+        let targets = TargetModules::names(&["query", "value"]);
+        let (encoder, _) = models::apply_method(model.encoder, |e| e.linears_mut(), &targets, method, &AdapterConfig::paper(4, 0)).unwrap();
+        model.encoder = encoder;
+        let trainable: usize = ParamGroups::from_module(&model, &["classifier"]).count_by_group().values().sum();
+        let want = peft_core::count_params(peft_core::method(method).unwrap(), &layers, 4, base, head);
+        assert_eq!(trainable, want.trainable, "{method}: trainable");
+        let column_copies = if method == "paca" { layers.iter().map(|l| 4 * l.out_features).sum() } else { 0 };
+        assert_eq!(model.num_params(), want.total + column_copies, "{method}: stored");
+    }
+}

@@ -113,21 +113,3 @@ fn pretrain(dir: &Path, c: &PretrainConfig, device: &Device, progress: Option<&i
     datasets::mini::tokenizer::save(dir)?;
     Ok(Pretrained { train_loss: curve, held_out_accuracy: right as f64 / total.max(1) as f64, parameters })
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The counts `cargo xtask models` prints are those of the model fine-tuning builds (the LM
-    /// head tied: no head parameters).
-    #[test]
-    fn arch_counts_match_the_built_model() {
-        let c = PretrainConfig::of(&MODEL);
-        let vocab = datasets::mini::tokenizer::build().get_vocab_size(true);
-        let (arch, task) = arch(&c, vocab);
-        let (base, head) = arch.param_counts(2, task);
-        let cfg: Gpt2Config = serde_json::from_value(decoder_config(vocab, &c)).unwrap();
-        let built = Gpt2LmHeadModel::load(&Weights::random_init(0, 0.02), &cfg, &Device::flex()).unwrap();
-        assert_eq!(base + head, built.num_params());
-    }
-}

@@ -244,3 +244,38 @@ fn fit<M: Module, B>(
     }
     Ok((model, curve))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use models::Weights;
+
+    /// The counts `cargo xtask models` prints for the mini models are those of the models
+    /// fine-tuning builds from the same configuration (backbone + a 2-class head; GPT-2 tied).
+    #[test]
+    fn arch_counts_match_the_built_models() {
+        let device = Device::flex();
+        let vocab = datasets::mini::tokenizer::build().get_vocab_size(true);
+        let w = || Weights::random_init(0, 0.02);
+        for m in MODELS {
+            let c = PretrainConfig::of(m);
+            let (arch, task) = (m.arch)(&c, vocab);
+            let (base, head) = arch.param_counts(2, task);
+            let built = match m.name {
+                "mini-encoder" => {
+                    let cfg = serde_json::from_value(encoder::encoder_config(vocab, &c)).unwrap();
+                    models::bert::BertForSequenceClassification::load(&w(), &cfg, 2, &device).unwrap().num_params()
+                }
+                "mini-decoder" => {
+                    let cfg = serde_json::from_value(decoder::decoder_config(vocab, &c)).unwrap();
+                    models::gpt2::Gpt2LmHeadModel::load(&w(), &cfg, &device).unwrap().num_params()
+                }
+                _ => {
+                    let cfg = serde_json::from_value(vit::vit_config(&c)).unwrap();
+                    models::vit::VitForImageClassification::load(&w(), &cfg, 2, &device).unwrap().num_params()
+                }
+            };
+            assert_eq!(base + head, built, "{}", m.name);
+        }
+    }
+}
