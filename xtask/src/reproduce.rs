@@ -2,9 +2,8 @@
 //! experiment grid, skip what the ledger already holds, run the rest (in this process, in
 //! `--jobs` child processes, or as a Slurm array) and rebuild the report.
 
-use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -12,6 +11,7 @@ use clap::{Args, ValueEnum};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use ledger::{Cell, CellResult, Ledger};
 use runner::experiment::{Experiment, Filter};
+use runner::grid::{CellOutcome, Children, GridProgress, Recorded};
 use runner::mini::{PretrainConfig, is_pretrained, pretrain};
 use runner::train::{RunOptions, run_cell};
 
@@ -148,24 +148,14 @@ fn run_grid(name: &str, experiment: &str, cells: Vec<Cell>, args: &GridArgs) -> 
         bail!("the filters match no cell of {}", args.experiment_file.clone().unwrap_or_else(|| args.suite.experiment_file()).display());
     }
     let ledger = Ledger::of_experiment(&args.results, args.suite.name(), experiment);
-    let todo: Vec<Cell> = cells.iter().filter(|c| args.force || !ledger.is_finished(&c.hash())).cloned().collect();
+    let left = runner::grid::to_run(&cells, &ledger, args.force)?;
+    for (aside, why) in &left.moved_aside {
+        eprintln!("warning: an unreadable result was moved aside to {} ({why}); its cell runs again", aside.display());
+    }
+    let todo = left.cells;
+    let (n, rows, models, methods, seeds) = runner::grid::shape(&cells);
     println!(
-        "{name}: {} cells ({} model/data-set rows of {} models, {} methods, {} seeds per row), {} finished, {} to run → {}",
-        cells.len(),
-        distinct(&cells, |c| format!("{}/{}", c.model, c.dataset)),
-        distinct(&cells, |c| c.model.clone()),
-        distinct(&cells, |c| c.method.clone()),
-        // Rows have their own seeds (Table 7: 12/22/32 or 100/101/102).
-        cells
-            .iter()
-            .fold(BTreeMap::new(), |mut m: BTreeMap<_, std::collections::BTreeSet<u64>>, c| {
-                m.entry((&c.model, &c.dataset)).or_default().insert(c.seed);
-                m
-            })
-            .values()
-            .map(|s| s.len())
-            .max()
-            .unwrap_or(0),
+        "{name}: {n} cells ({rows} model/data-set rows of {models} models, {methods} methods, {seeds} seeds per row), {} finished, {} to run → {}",
         cells.len() - todo.len(),
         todo.len(),
         ledger.dir.display()
@@ -208,24 +198,11 @@ fn run_grid(name: &str, experiment: &str, cells: Vec<Cell>, args: &GridArgs) -> 
     Ok(())
 }
 
-fn distinct(cells: &[Cell], key: impl Fn(&Cell) -> String) -> usize {
-    cells.iter().map(key).collect::<std::collections::BTreeSet<_>>().len()
-}
-
 fn dry_run(cells: &[Cell], todo: &[Cell], ledger: &Ledger) -> Result<()> {
-    // Cost estimate from finished cells of the same (model, data set, method); else unknown.
-    let mut seen: BTreeMap<(String, String, String), Vec<f64>> = BTreeMap::new();
-    for h in ledger.finished() {
-        if let Ok(r) = ledger.read::<CellResult>(&h) {
-            seen.entry((r.cell.model.clone(), r.cell.dataset.clone(), r.cell.method.clone())).or_default().push(r.cost.wall_s);
-        }
-    }
-    let mut known = 0.0;
-    let mut unknown = 0;
-    let to_run: std::collections::BTreeSet<String> = todo.iter().map(Cell::hash).collect();
+    let planned = runner::grid::plan(cells, todo, ledger);
     println!("{:<22} {:<22} {:<10} {:>5} {:>8} {:>6} {:>4}", "model", "dataset", "method", "seed", "lr", "epochs", "done");
-    for c in cells {
-        let done = !to_run.contains(&c.hash());
+    for p in &planned {
+        let c = &p.cell;
         println!(
             "{:<22} {:<22} {:<10} {:>5} {:>8.1e} {:>6} {:>4}",
             c.model,
@@ -234,15 +211,12 @@ fn dry_run(cells: &[Cell], todo: &[Cell], ledger: &Ledger) -> Result<()> {
             c.seed,
             c.hyper.lr,
             c.hyper.epochs,
-            if done { "yes" } else { "" }
+            if p.done { "yes" } else { "" }
         );
-        if !done {
-            match seen.get(&(c.model.clone(), c.dataset.clone(), c.method.clone())) {
-                Some(v) => known += v.iter().sum::<f64>() / v.len() as f64,
-                None => unknown += 1,
-            }
-        }
     }
+    let pending: Vec<_> = planned.iter().filter(|p| !p.done).collect();
+    let known: f64 = pending.iter().filter_map(|p| p.estimate_s).sum();
+    let unknown = pending.iter().filter(|p| p.estimate_s.is_none()).count();
     println!(
         "estimated cost of the {} cells to run: {:.0} s from finished cells of the same model/data set/method{}",
         todo.len(),
@@ -307,32 +281,40 @@ fn options(results: &Path, ledger: &Ledger, device: DeviceArg) -> Result<RunOpti
     Ok(RunOptions::new(results, ledger.partial_dir(), device.device()?, &format!("{device:?}").to_lowercase()))
 }
 
-/// Resets this process's peak-RSS mark (Linux ≥ 4.0), so each in-process cell reports its own.
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+/// Progress bars over a grid: cells done, and (in process) the batches of the current epoch;
+/// one summary line per finished cell.
+struct Bars {
+    cells: ProgressBar,
 }
 
-fn run_here(todo: &[Cell], ledger: &Ledger, args: &GridArgs) -> Result<Vec<(String, String)>> {
+impl GridProgress for Bars {
+    fn started(&mut self, cell: &Cell) {
+        self.cells.set_message(cell.label());
+    }
+
+    fn finished(&mut self, cell: &Cell, outcome: &CellOutcome) {
+        let line = match outcome {
+            CellOutcome::Finished { result, recorded: Recorded::Recorded } => Some(summary(result)),
+            CellOutcome::Finished { recorded: Recorded::FinishedMeanwhile, .. } => Some(finished_meanwhile(cell)),
+            CellOutcome::RunningElsewhere => Some(format!("{}: {}: another process holds its lock", cell.label(), runner::grid::RUNNING_ELSEWHERE)),
+            CellOutcome::Failed(_) => None,
+        };
+        if let Some(line) = line {
+            self.cells.suspend(|| println!("{line}"));
+        }
+        self.cells.inc(1);
+    }
+}
+
+fn run_here(todo: &[Cell], ledger: &Ledger, args: &GridArgs) -> Result<runner::grid::Failures> {
     let multi = MultiProgress::new();
-    let cells_bar = multi.add(ProgressBar::new(todo.len() as u64).with_style(bar_style()));
+    let cells = multi.add(ProgressBar::new(todo.len() as u64).with_style(bar_style()));
     let batches = multi.add(ProgressBar::new(0).with_style(bar_style()));
     let mut opts = options(&args.results, ledger, args.device)?;
     opts.batch_bar = Some(batches.clone());
-    let mut failures = Vec::new();
-    for cell in todo {
-        cells_bar.set_message(cell.label());
-        reset_peak_rss();
-        match run_cell(cell, &opts) {
-            Ok(r) => {
-                let line = if record_first(ledger, &r, args.force)? { summary(&r) } else { finished_meanwhile(cell) };
-                multi.suspend(|| println!("{line}"));
-            }
-            Err(e) => failures.push((cell.label(), e.to_string())),
-        }
-        cells_bar.inc(1);
-    }
+    let failures = runner::grid::run_in_process(todo, ledger, &opts, args.force, &mut Bars { cells: cells.clone() })?;
     batches.finish_and_clear();
-    cells_bar.finish_and_clear();
+    cells.finish_and_clear();
     Ok(failures)
 }
 
@@ -355,74 +337,26 @@ fn summary(r: &CellResult) -> String {
     )
 }
 
-fn run_children(todo: &[Cell], ledger: &Ledger, experiment: &str, jobs: usize, args: &GridArgs) -> Result<Vec<(String, String)>> {
+fn run_children(todo: &[Cell], ledger: &Ledger, experiment: &str, jobs: usize, args: &GridArgs) -> Result<runner::grid::Failures> {
     let exe = std::env::current_exe()?;
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let threads = (cores / jobs).max(1);
     let bar = ProgressBar::new(todo.len() as u64).with_style(bar_style());
-    let mut queue: VecDeque<&Cell> = todo.iter().collect();
-    let mut running: Vec<(Child, &Cell)> = Vec::new();
-    let mut failures = Vec::new();
-    // The largest peak a finished cell of each model needed: a new child starts only while
-    // (running + 1) × that fits into the memory available now.
-    let mut peak_by_model: BTreeMap<String, u64> = BTreeMap::new();
-    loop {
-        while running.len() < jobs
-            && let Some(cell) = queue.front()
-        {
-            let need = peak_by_model.get(&cell.model).copied().unwrap_or(0);
-            if !running.is_empty() && need > 0 && need * (running.len() as u64 + 1) > mem_available_bytes() {
-                break;
-            }
-            let cell = queue.pop_front().expect("non-empty");
-            let child = Command::new(&exe)
-                .args(["cell", "--results", &args.results.display().to_string(), "--experiment", experiment])
-                .args(["--device", &format!("{:?}", args.device).to_lowercase(), "--cell", &serde_json::to_string(cell)?])
-                .args(if args.force { vec!["--force"] } else { vec![] })
-                .env("RAYON_NUM_THREADS", threads.to_string())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .context("starting a cell process")?;
-            running.push((child, cell));
-        }
-        if running.is_empty() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        let mut i = 0;
-        while i < running.len() {
-            if running[i].0.try_wait()?.is_some() {
-                let (child, cell) = running.swap_remove(i);
-                let out = child.wait_with_output()?;
-                if out.status.success() {
-                    let r: CellResult = ledger.read(&cell.hash())?;
-                    let e = peak_by_model.entry(cell.model.clone()).or_default();
-                    *e = (*e).max(r.cost.peak_rss_bytes); // host memory: what the next child needs
-                    let said = String::from_utf8_lossy(&out.stdout);
-                    let line = if said.contains("finished meanwhile") { finished_meanwhile(cell) } else { summary(&r) };
-                    bar.suspend(|| println!("{line}"));
-                } else {
-                    failures.push((cell.label(), child_error(&String::from_utf8_lossy(&out.stderr))));
-                }
-                bar.inc(1);
-            } else {
-                i += 1;
-            }
-        }
-    }
+    let mut spawn = |cell: &Cell| {
+        Command::new(&exe)
+            .args(["cell", "--results", &args.results.display().to_string(), "--experiment", experiment])
+            .args(["--device", &format!("{:?}", args.device).to_lowercase(), "--cell", &serde_json::to_string(cell).expect("a cell serialises")])
+            .args(if args.force { vec!["--force"] } else { vec![] })
+            .env("RAYON_NUM_THREADS", threads.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+    };
+    let error_of = |out: &Output| child_error(&String::from_utf8_lossy(&out.stderr));
+    let children = Children { jobs, spawn: &mut spawn, error_of: &error_of, available: &runner::grid::mem_available_bytes };
+    let failures = runner::grid::run_in_children(todo, ledger, children, &mut Bars { cells: bar.clone() })?;
     bar.finish_and_clear();
     Ok(failures)
-}
-
-fn mem_available_bytes() -> u64 {
-    let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    text.lines()
-        .find(|l| l.starts_with("MemAvailable:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .unwrap_or(u64::MAX)
 }
 
 /// `cargo xtask cell`: runs one cell (given as JSON) and records it; used by `--jobs` and Slurm.
@@ -448,20 +382,13 @@ pub fn cell(args: CellArgs) -> Result<()> {
         println!("{}: finished already", cell.label());
         return Ok(());
     }
-    let r = run_cell(&cell, &options(&args.results, &ledger, args.device)?)?;
-    println!("{}", if record_first(&ledger, &r, args.force)? { summary(&r) } else { finished_meanwhile(&cell) });
-    Ok(())
-}
-
-/// Records a finished cell unless another run (a second `reproduce` on the same results, a
-/// Slurm task) finished the same cell meanwhile: then the first result stays and this one is
-/// dropped (they come from the same configuration). Returns whether this one was recorded.
-fn record_first(ledger: &Ledger, r: &CellResult, force: bool) -> Result<bool> {
-    match ledger.record(&r.hash, r, force) {
-        Ok(_) => Ok(true),
-        Err(ledger::LedgerError::Finished { .. }) => Ok(false),
-        Err(e) => Err(e.into()),
+    match runner::grid::run_locked(&cell, &ledger, &options(&args.results, &ledger, args.device)?, args.force)? {
+        CellOutcome::Finished { result, recorded: Recorded::Recorded } => println!("{}", summary(&result)),
+        CellOutcome::Finished { recorded: Recorded::FinishedMeanwhile, .. } => println!("{}", finished_meanwhile(&cell)),
+        CellOutcome::RunningElsewhere => println!("{}: {}", cell.label(), runner::grid::RUNNING_ELSEWHERE),
+        CellOutcome::Failed(why) => bail!("{why}"),
     }
+    Ok(())
 }
 
 fn finished_meanwhile(cell: &Cell) -> String {

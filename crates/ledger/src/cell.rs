@@ -25,16 +25,27 @@ pub enum Selection {
     HighestValMetric,
 }
 
-/// What one epoch measured.
+/// What one epoch measured. A value that was NaN or infinite is written as JSON `null` (JSON
+/// has no NaN) and read back as NaN.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpochRecord {
     /// 1-based.
     pub epoch: usize,
+    #[serde(deserialize_with = "f64_or_nan")]
     pub train_loss: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
     pub val_loss: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
     pub val_metric: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
     pub test_loss: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
     pub test_metric: f64,
+}
+
+/// A number, or NaN for the `null` serde_json writes for a non-finite one.
+fn f64_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 impl EpochRecord {
@@ -189,5 +200,22 @@ impl CellResult {
     /// G(W) ≈ test loss − train loss at the selected epoch.
     pub fn generalization_gap(&self) -> Option<f64> {
         self.best.as_ref().map(EpochRecord::generalization_gap)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A NaN metric (a mini decoder whose targets were cut away) is written and read back as
+    /// NaN: the result stays readable.
+    #[test]
+    fn non_finite_epoch_values_round_trip_as_nan() {
+        let e = EpochRecord { epoch: 1, train_loss: 0.5, val_loss: f64::NAN, val_metric: f64::INFINITY, test_loss: 0.25, test_metric: f64::NAN };
+        let text = serde_json::to_string(&e).unwrap();
+        assert!(text.contains("\"val_loss\":null"), "{text}");
+        let back: EpochRecord = serde_json::from_str(&text).unwrap();
+        assert_eq!((back.train_loss, back.test_loss), (0.5, 0.25));
+        assert!(back.val_loss.is_nan() && back.val_metric.is_nan() && back.test_metric.is_nan());
     }
 }

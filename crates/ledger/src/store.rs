@@ -11,9 +11,14 @@
 //! file name is the SHA-256 of its full configuration in canonical JSON (keys sorted), so a
 //! changed hyper-parameter is a new cell and an unchanged one is found again after a restart.
 //!
-//! Writes are atomic (a temporary file in the same directory, then a rename), so a killed run
-//! leaves either the whole result or none. A finished result is never overwritten: redoing a
-//! cell (`--force`) first renames the old file to `<hash>.superseded-<n>.json`.
+//! Writes are atomic and durable: a temporary file in the same directory, fsynced, then linked
+//! to its name (a link never replaces an existing file, so of two processes finishing the same
+//! cell the first one's result stays), then the directory fsynced. A killed run leaves either
+//! the whole result or none. Redoing a cell (`--force`) first renames the old file to
+//! `<hash>.superseded-<n>.json`. A file that does not parse is moved aside to
+//! `<hash>.json.corrupt-<n>` (never deleted) by [`Ledger::quarantine`], and the cell runs again.
+//! [`Ledger::lock`] gives one process at a time the right to train a cell (`<hash>.lock`, an
+//! advisory lock the kernel releases when the process dies).
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +34,22 @@ pub enum LedgerError {
     Parse { path: PathBuf, source: serde_json::Error },
     #[error("ledger {path}: the cell is already finished; pass --force to redo it (the old result is kept as a superseded file)")]
     Finished { path: PathBuf },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> LedgerError {
+    let path = path.to_path_buf();
+    move |source| LedgerError::Io { path, source }
+}
+
+/// Flushes a directory's entries (a new or renamed file's name) to the disk.
+fn sync_dir(dir: &Path) -> Result<(), LedgerError> {
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io_error(dir))
+}
+
+/// The right to train one cell, held until dropped (or the process dies).
+#[derive(Debug)]
+pub struct CellLock {
+    _file: std::fs::File,
 }
 
 /// JSON with every object's keys sorted, whatever serde_json's map order is.
@@ -94,34 +115,65 @@ impl Ledger {
         self.path_of(hash).is_file()
     }
 
+    /// A name beside `<hash>.json` that is not taken yet: `<hash><infix><n><suffix>`, n ≥ 1.
+    fn free_name(&self, hash: &str, infix: &str, suffix: &str) -> PathBuf {
+        (1..).map(|n| self.dir.join(format!("{hash}{infix}{n}{suffix}"))).find(|p| !p.exists()).expect("a free name")
+    }
+
     /// Records a finished cell. Refuses to replace a finished one unless `force`, in which case
     /// the old file is kept under a superseded name.
     pub fn record<R: Serialize>(&self, hash: &str, result: &R, force: bool) -> Result<PathBuf, LedgerError> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| LedgerError::Io { path, source }
-        };
-        std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
+        std::fs::create_dir_all(&self.dir).map_err(io_error(&self.dir))?;
         let path = self.path_of(hash);
         if path.exists() {
             if !force {
                 return Err(LedgerError::Finished { path });
             }
-            let mut n = 1;
-            let old = loop {
-                let candidate = self.dir.join(format!("{hash}.superseded-{n}.json"));
-                if !candidate.exists() {
-                    break candidate;
-                }
-                n += 1;
-            };
-            std::fs::rename(&path, &old).map_err(io(&path))?;
+            let old = self.free_name(hash, ".superseded-", ".json");
+            std::fs::rename(&path, &old).map_err(io_error(&path))?;
         }
         let text = serde_json::to_string_pretty(result).expect("a result serialises");
         let tmp = self.dir.join(format!(".{hash}.json.tmp-{}", std::process::id()));
-        std::fs::write(&tmp, text).map_err(io(&tmp))?;
-        std::fs::rename(&tmp, &path).map_err(io(&path))?;
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()
+        };
+        write().map_err(io_error(&tmp))?;
+        // A hard link fails where the name exists: whoever links first has recorded the cell.
+        let linked = std::fs::hard_link(&tmp, &path);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(LedgerError::Finished { path }),
+            Err(e) => return Err(io_error(&path)(e)),
+        }
+        sync_dir(&self.dir)?;
         Ok(path)
+    }
+
+    /// Moves an unreadable result aside (`<hash>.json.corrupt-<n>`, kept for inspection) so that
+    /// its cell runs again. Returns where it went.
+    pub fn quarantine(&self, hash: &str) -> Result<PathBuf, LedgerError> {
+        let path = self.path_of(hash);
+        let aside = self.free_name(hash, ".json.corrupt-", "");
+        std::fs::rename(&path, &aside).map_err(io_error(&path))?;
+        sync_dir(&self.dir)?;
+        Ok(aside)
+    }
+
+    /// Takes the lock of cell `hash` if no other process holds it (`None` if one does). Hold the
+    /// returned value while the cell trains and is recorded.
+    pub fn lock(&self, hash: &str) -> Result<Option<CellLock>, LedgerError> {
+        std::fs::create_dir_all(&self.dir).map_err(io_error(&self.dir))?;
+        let path = self.dir.join(format!("{hash}.lock"));
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io_error(&path))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(CellLock { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(io_error(&path)(e)),
+        }
     }
 
     /// One finished result.
@@ -172,6 +224,7 @@ mod tests {
         // A restarted run finds it and does not redo it.
         assert_eq!(ledger.finished(), vec![h.clone()]);
         let err = ledger.record(&h, &json!({"test_metric": 0.1}), false).unwrap_err();
+        assert!(matches!(err, LedgerError::Finished { .. }), "{err}");
         assert!(err.to_string().contains("--force"), "{err}");
         let kept: serde_json::Value = ledger.read(&h).unwrap();
         assert_eq!(kept["test_metric"], 0.8);
@@ -188,5 +241,37 @@ mod tests {
         // No temporary file is left behind.
         let names: Vec<String> = std::fs::read_dir(&ledger.dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         assert!(names.iter().all(|n| !n.contains(".tmp")), "{names:?}");
+    }
+
+    /// An unreadable result is moved aside, never deleted, and its cell is no longer finished.
+    #[test]
+    fn an_unreadable_result_is_moved_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::of_experiment(dir.path(), "mini", "main");
+        let h = config_hash(&json!({"cell": 2}));
+        std::fs::create_dir_all(&ledger.dir).unwrap();
+        std::fs::write(ledger.path_of(&h), "{ cut off").unwrap();
+        assert!(matches!(ledger.read::<serde_json::Value>(&h), Err(LedgerError::Parse { .. })));
+        let aside = ledger.quarantine(&h).unwrap();
+        assert_eq!(aside, ledger.dir.join(format!("{h}.json.corrupt-1")));
+        assert_eq!(std::fs::read_to_string(&aside).unwrap(), "{ cut off");
+        assert!(!ledger.is_finished(&h));
+        assert!(ledger.finished().is_empty(), "a moved-aside file is not a cell");
+        ledger.record(&h, &json!({"test_metric": 0.5}), false).unwrap();
+        assert_eq!(ledger.finished(), vec![h]);
+    }
+
+    /// One process at a time holds a cell's lock; dropping it (or dying) releases it.
+    #[test]
+    fn a_cell_lock_is_exclusive_until_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::of_experiment(dir.path(), "mini", "main");
+        let first = ledger.lock("abc").unwrap();
+        assert!(first.is_some());
+        assert!(ledger.lock("abc").unwrap().is_none(), "held: a second taker is refused");
+        assert!(ledger.lock("def").unwrap().is_some(), "other cells are free");
+        drop(first);
+        assert!(ledger.lock("abc").unwrap().is_some(), "released");
+        assert!(ledger.finished().is_empty(), "lock files are not cells");
     }
 }

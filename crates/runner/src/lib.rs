@@ -2,6 +2,8 @@
 //! hyper-parameters) and records each in the ledger (the `ledger` crate's schema and files).
 //!
 //! - [`experiment`]: `experiments/<suite>/*.toml` → the grid of [`ledger::Cell`]s;
+//! - [`grid`]: running a grid (what is left to run, in-process or `--jobs` children under a
+//!   memory guard, the first result stays, the dry-run estimate);
 //! - [`train`]: [`train::run_cell`] (load, adapt, train, evaluate, select the best epoch;
 //!   per-epoch checkpoints and resume) on any family through [`models::FineTune`], with
 //!   [`data`] (encoding and batching);
@@ -15,6 +17,7 @@
 pub mod best;
 pub mod data;
 pub mod experiment;
+pub mod grid;
 pub mod loss;
 pub mod mini;
 pub mod schedule;
