@@ -147,6 +147,7 @@ fn run_grid(name: &str, experiment: &str, cells: Vec<Cell>, args: &GridArgs) -> 
     if cells.is_empty() {
         bail!("the filters match no cell of {}", args.experiment_file.clone().unwrap_or_else(|| args.suite.experiment_file()).display());
     }
+    let cells = runner::grid::validate(cells)?;
     let ledger = Ledger::of_experiment(&args.results, args.suite.name(), experiment);
     let left = runner::grid::to_run(&cells, &ledger, args.force)?;
     for (aside, why) in &left.moved_aside {

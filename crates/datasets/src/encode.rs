@@ -57,6 +57,10 @@ fn target_of(dataset: &str, e: &Example) -> Result<Target> {
     }
 }
 
+/// The shortest `max_length` a text encoding accepts: room for the special tokens and at
+/// least one token of each input.
+pub const MIN_MAX_LENGTH: usize = 4;
+
 /// Tokenizes `examples` in parallel; the output has the same order.
 pub fn encode_text(
     dataset: &str,
@@ -65,7 +69,7 @@ pub fn encode_text(
     encoding: TextEncoding,
     max_length: usize,
 ) -> Result<Vec<TextFeatures>> {
-    assert!(max_length >= 4, "max_length {max_length} is too small");
+    assert!(max_length >= MIN_MAX_LENGTH, "max_length {max_length} is too small (at least {MIN_MAX_LENGTH})");
     let mut tok = tokenizer.clone();
     tok.with_padding(None);
     match encoding {

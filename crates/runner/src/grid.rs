@@ -12,6 +12,95 @@ use ledger::{Cell, CellResult, Ledger, LedgerError};
 use crate::RunError;
 use crate::train::{RunOptions, run_cell};
 
+/// The closest of `valid` to `name` (for "did you mean"), if any is close.
+fn closest<'a>(name: &str, valid: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    valid
+        .into_iter()
+        .map(|v| (strsim::levenshtein(name, v), v))
+        .filter(|(d, v)| *d <= 3.max(v.len() / 3))
+        .min()
+        .map(|(_, v)| v)
+}
+
+fn unknown(what: &str, name: &str, valid: &[&str], hint: &str) -> String {
+    let close = closest(name, valid.iter().copied()).map(|c| format!("did you mean `{c}`? ")).unwrap_or_default();
+    format!("unknown {what} `{name}`: {close}{hint}")
+}
+
+/// What is wrong with one cell's names and numbers, each as a sentence (empty: nothing). A
+/// model is a paper preset, a mini model (pretrained before the grid runs) or a checkpoint
+/// directory.
+pub fn problems(cell: &Cell) -> Vec<String> {
+    let mut out = Vec::new();
+    let mini = crate::mini::names();
+    let is_model = models::presets::preset(&cell.model).is_some()
+        || mini.contains(&cell.model.as_str())
+        || std::path::Path::new(&cell.model).join("config.json").is_file();
+    if !is_model {
+        let valid: Vec<&str> = models::presets::PAPER_PRESETS.iter().map(|p| p.name).chain(mini.iter().copied()).collect();
+        out.push(unknown("model", &cell.model, &valid, "see `cargo xtask models` (or give a checkpoint directory)"));
+    }
+    let dataset = datasets::info(&cell.dataset).ok();
+    if dataset.is_none() {
+        let valid: Vec<&str> = datasets::registry().iter().map(|d| d.name).collect();
+        out.push(unknown("data set", &cell.dataset, &valid, "see `cargo xtask datasets`"));
+    }
+    if methods::method(&cell.method).is_err() {
+        let valid: Vec<&str> = methods::REGISTRY.iter().map(|m| m.name).collect();
+        out.push(unknown("method", &cell.method, &valid, "see `cargo xtask methods`"));
+    }
+    let h = &cell.hyper;
+    let positive = |v: f64| v.is_finite() && v > 0.0;
+    let at_least_zero = |v: f64| v.is_finite() && v >= 0.0;
+    let mut check = |ok: bool, what: String| {
+        if !ok {
+            out.push(what);
+        }
+    };
+    check(positive(h.lr), format!("the learning rate is {}: it must be a finite number > 0", h.lr));
+    check(at_least_zero(h.warmup_init_lr), format!("warmup_init_lr is {}: it must be a finite number ≥ 0", h.warmup_init_lr));
+    check(at_least_zero(h.warmup_ratio) && h.warmup_ratio <= 1.0, format!("warmup_ratio is {}: it must be within [0, 1]", h.warmup_ratio));
+    check(at_least_zero(h.weight_decay), format!("weight_decay is {}: it must be a finite number ≥ 0", h.weight_decay));
+    check(positive(h.alpha), format!("alpha is {}: it must be a finite number > 0", h.alpha));
+    if let Some(r) = h.lr_ratio_b {
+        check(positive(r), format!("lora_plus_ratio is {r}: it must be a finite number > 0"));
+    }
+    if let Some(c) = h.grad_clip_global_norm {
+        check(positive(c), format!("grad_clip_global_norm is {c}: it must be a finite number > 0"));
+    }
+    if let Some(k) = h.chain_reset_every_epochs {
+        check(k >= 1, format!("chain_reset_every_epochs is {k}: a chain resets every ≥ 1 epochs (leave it out for never)"));
+    }
+    let text = dataset.is_some_and(|d| !matches!(d.task, datasets::Task::ImageClassification { .. }));
+    if text {
+        let min = datasets::encode::MIN_MAX_LENGTH;
+        check(h.max_length >= min, format!("max_length is {}: text needs at least {min} tokens", h.max_length));
+    }
+    out
+}
+
+/// Checks every cell before anything runs (for `--dry-run` and `--slurm` too) and drops
+/// duplicates (the same hash twice; the first stays). An error lists every problem, one line
+/// per cell.
+pub fn validate(cells: Vec<Cell>) -> Result<Vec<Cell>, RunError> {
+    let mut seen = BTreeSet::new();
+    let mut kept = Vec::with_capacity(cells.len());
+    let mut errors = Vec::new();
+    for c in cells {
+        let p = problems(&c);
+        if !p.is_empty() {
+            errors.push(format!("{}: {}", c.label(), p.join("; ")));
+        } else if seen.insert(c.hash()) {
+            kept.push(c);
+        }
+    }
+    if errors.is_empty() {
+        Ok(kept)
+    } else {
+        Err(RunError::msg(format!("{} cells cannot run (nothing was started):\n  {}", errors.len(), errors.join("\n  "))))
+    }
+}
+
 /// What is left of a grid.
 #[derive(Clone, Debug, Default)]
 pub struct ToRun {
@@ -361,6 +450,33 @@ mod tests {
         let failures = run_in_process(std::slice::from_ref(&c), &ledger, &opts, false, &mut Quiet).unwrap();
         assert_eq!(failures.len(), 1);
         assert!(failures[0].1.contains("pretrain mini"), "{failures:?}");
+    }
+
+    /// Bad names and numbers are refused before anything runs, with the closest valid name.
+    #[test]
+    fn bad_cells_are_refused_with_what_to_do() {
+        let good = cell("mini-encoder", "lora", 0);
+        assert!(problems(&good).is_empty(), "{:?}", problems(&good));
+        let twice = validate(vec![good.clone(), good.clone(), cell("mini-encoder", "cla", 0)]).unwrap();
+        assert_eq!(twice.len(), 2, "a duplicate cell is dropped");
+
+        let mut bad = cell("mini-encodr", "lorra", 0);
+        bad.dataset = "nosuch".into();
+        bad.hyper.lr = f64::NAN;
+        bad.hyper.chain_reset_every_epochs = Some(0);
+        bad.hyper.max_length = 2;
+        let p = problems(&bad).join("\n");
+        assert!(p.contains("unknown model `mini-encodr`: did you mean `mini-encoder`?"), "{p}");
+        assert!(p.contains("unknown method `lorra`: did you mean `lora`?"), "{p}");
+        assert!(p.contains("unknown data set `nosuch`"), "{p}");
+        assert!(p.contains("learning rate is NaN"), "{p}");
+        assert!(p.contains("chain_reset_every_epochs is 0"), "{p}");
+        assert!(!p.contains("max_length"), "an unknown data set's task is unknown: {p}");
+        let mut short = good.clone();
+        short.hyper.max_length = 2;
+        assert!(problems(&short).join(" ").contains("max_length is 2"));
+        let err = validate(vec![good, short]).unwrap_err().to_string();
+        assert!(err.contains("1 cells cannot run") && err.contains("mini-sentiment/lora/seed 0"), "{err}");
     }
 
     #[test]
