@@ -10,7 +10,7 @@ use std::time::Duration;
 use ledger::{Cell, CellResult, Ledger, LedgerError};
 
 use crate::RunError;
-use crate::train::{RunOptions, run_cell};
+use crate::train::{RunOptions, discard_partial, run_cell};
 
 /// The closest of `valid` to `name` (for "did you mean"), if any is close.
 fn closest<'a>(name: &str, valid: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
@@ -187,7 +187,7 @@ fn reset_peak_rss() {
 /// Runs `todo` one after another in this process, recording each result as it finishes.
 /// A failed cell is reported and the others go on; an error of the ledger itself (the disk) ends
 /// the grid.
-pub fn run_in_process(todo: &[Cell], ledger: &Ledger, opts: &RunOptions, force: bool, progress: &mut dyn GridProgress) -> Result<Failures, LedgerError> {
+pub fn run_in_process(todo: &[Cell], ledger: &Ledger, opts: &RunOptions, force: bool, progress: &mut dyn GridProgress) -> Result<Failures, RunError> {
     let mut failures = Vec::new();
     for cell in todo {
         progress.started(cell);
@@ -203,16 +203,22 @@ pub fn run_in_process(todo: &[Cell], ledger: &Ledger, opts: &RunOptions, force: 
 
 /// Runs and records one cell while holding its lock, so that no two processes (local runs,
 /// `--jobs` children, Slurm tasks) train it at once. A cell that another run finished while
-/// this one waited is not trained again (unless `force`).
-pub fn run_locked(cell: &Cell, ledger: &Ledger, opts: &RunOptions, force: bool) -> Result<CellOutcome, LedgerError> {
+/// this one waited is not trained again (unless `force`, which also starts it afresh rather
+/// than from a partial checkpoint). The partial checkpoint goes only once the result is
+/// recorded.
+pub fn run_locked(cell: &Cell, ledger: &Ledger, opts: &RunOptions, force: bool) -> Result<CellOutcome, RunError> {
     let hash = cell.hash();
     let Some(_lock) = ledger.lock(&hash)? else { return Ok(CellOutcome::RunningElsewhere) };
     if !force && let Ok(r) = ledger.read::<CellResult>(&hash) {
         return Ok(CellOutcome::Finished { result: Box::new(r), recorded: Recorded::FinishedMeanwhile });
     }
+    if force {
+        discard_partial(&opts.partial_dir, &hash)?;
+    }
     Ok(match run_cell(cell, opts) {
         Ok(r) => {
             let recorded = record_first(ledger, &r, force)?;
+            discard_partial(&opts.partial_dir, &hash)?;
             CellOutcome::Finished { result: Box::new(r), recorded }
         }
         Err(e) => CellOutcome::Failed(e.to_string()),

@@ -103,7 +103,9 @@ pub fn peak_rss_bytes() -> u64 {
         .unwrap_or(0)
 }
 
-/// Trains and evaluates `cell`; the result is the caller's to record in the ledger.
+/// Trains and evaluates `cell`; the result is the caller's to record in the ledger, and then to
+/// [`discard_partial`] the cell's checkpoint (kept until then, so that a kill before the record
+/// loses no epoch).
 pub fn run_cell(cell: &Cell, opts: &RunOptions) -> Result<CellResult, RunError> {
     let start = Instant::now();
     let info = datasets::info(&cell.dataset)?;
@@ -308,8 +310,8 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
     let hash = cell.hash();
     let partial = opts.partial_dir.join(&hash);
     let mut state = PartialState { hash: hash.clone(), epochs: Vec::new(), train_s: 0.0, samples: 0 };
-    if partial.join("progress.json").is_file() {
-        let (m, p) = restore(&partial, model, &mut opt, &opts.device)?;
+    if let Some(found) = find_partial(&partial) {
+        let (m, p) = restore(&found, model, &mut opt, &opts.device)?;
         model = m;
         state = p;
     }
@@ -373,9 +375,6 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
             return Err(RunError::Interrupted { epoch });
         }
     }
-    if partial.exists() {
-        std::fs::remove_dir_all(&partial).map_err(|e| RunError::msg(format!("{}: {e}", partial.display())))?;
-    }
     Ok(Trained { epochs: state.epochs, outcome, params, train_s: state.train_s, samples: state.samples, device_peak_bytes })
 }
 
@@ -385,10 +384,25 @@ fn dropout_seed(seed: u64, epoch: u64) -> u64 {
     peft_core::Rng::for_stream(seed, &format!("dropout/epoch-{epoch}")).next_u64()
 }
 
-/// Writes the partial checkpoint to a fresh directory, then swaps it in.
+/// Removes the partial checkpoint of cell `hash` under `partial_dir` (after its result is
+/// recorded, or to redo the cell from scratch), with any half-swapped copy of it.
+pub fn discard_partial(partial_dir: &Path, hash: &str) -> Result<(), RunError> {
+    let dir = partial_dir.join(hash);
+    for d in [dir.with_extension("tmp"), dir.with_extension("old"), dir] {
+        if d.exists() {
+            std::fs::remove_dir_all(&d).map_err(|e| RunError::msg(format!("{}: {e}", d.display())))?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes the partial checkpoint to a fresh directory, then swaps it in: the old one is
+/// renamed aside before the new one takes its name and removed after, so that a complete
+/// checkpoint is on disk at every moment (see [`find_partial`]).
 fn save_partial<M: FineTune>(dir: &Path, model: &mut M, opt: &AdamW, state: &PartialState) -> Result<(), RunError> {
     let io = |p: &Path, e: std::io::Error| RunError::msg(format!("{}: {e}", p.display()));
     let tmp = dir.with_extension("tmp");
+    let old = dir.with_extension("old");
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
     }
@@ -398,9 +412,22 @@ fn save_partial<M: FineTune>(dir: &Path, model: &mut M, opt: &AdamW, state: &Par
     opt.save_state(&tmp.join("optimizer.safetensors"))?;
     std::fs::write(tmp.join("progress.json"), serde_json::to_string_pretty(state).expect("JSON")).map_err(|e| io(&tmp, e))?;
     if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(|e| io(dir, e))?;
+        if old.exists() {
+            std::fs::remove_dir_all(&old).map_err(|e| io(&old, e))?;
+        }
+        std::fs::rename(dir, &old).map_err(|e| io(dir, e))?;
     }
-    std::fs::rename(&tmp, dir).map_err(|e| io(dir, e))
+    std::fs::rename(&tmp, dir).map_err(|e| io(dir, e))?;
+    if old.exists() {
+        std::fs::remove_dir_all(&old).map_err(|e| io(&old, e))?;
+    }
+    Ok(())
+}
+
+/// The complete partial checkpoint of a cell, if any: `dir`, or the previous one a kill left
+/// renamed aside in the middle of a swap (`dir.old`).
+fn find_partial(dir: &Path) -> Option<PathBuf> {
+    [dir.to_path_buf(), dir.with_extension("old")].into_iter().find(|d| d.join("progress.json").is_file())
 }
 
 fn restore<M: FineTune>(dir: &Path, mut model: M, opt: &mut AdamW, device: &Device) -> Result<(M, PartialState), RunError> {
@@ -416,6 +443,24 @@ fn restore<M: FineTune>(dir: &Path, mut model: M, opt: &mut AdamW, device: &Devi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A kill in the middle of swapping checkpoints leaves the previous one renamed aside: it is
+    /// found and resumed from; `discard_partial` removes every copy.
+    #[test]
+    fn a_checkpoint_swapped_halfway_is_still_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let cell = dir.path().join("abc");
+        assert_eq!(find_partial(&cell), None);
+        std::fs::create_dir_all(cell.with_extension("old")).unwrap();
+        std::fs::write(cell.with_extension("old").join("progress.json"), "{}").unwrap();
+        std::fs::create_dir_all(cell.with_extension("tmp")).unwrap(); // the new one, incomplete
+        assert_eq!(find_partial(&cell), Some(cell.with_extension("old")));
+        std::fs::create_dir_all(&cell).unwrap();
+        std::fs::write(cell.join("progress.json"), "{}").unwrap();
+        assert_eq!(find_partial(&cell), Some(cell.clone()), "the complete current one wins");
+        discard_partial(dir.path(), "abc").unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
 
     /// An example is an exact match when every scored position's argmax is its gold token;
     /// unscored positions (prompt, padding) do not count.

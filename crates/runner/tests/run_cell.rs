@@ -70,6 +70,13 @@ fn cell(method: &str, epochs: usize, lr: f64) -> Cell {
     }
 }
 
+/// Runs a cell to its end as the grid does: its partial checkpoint goes once it is done.
+fn run_to_end(c: &Cell, o: &RunOptions) -> Result<ledger::CellResult, runner::RunError> {
+    let r = run_cell(c, o)?;
+    runner::train::discard_partial(&o.partial_dir, &c.hash()).unwrap();
+    Ok(r)
+}
+
 fn options(results: &std::path::Path) -> RunOptions {
     let mut o = RunOptions::new(results, ledger::Ledger::of_experiment(results, "mini", "main").partial_dir(), Device::flex(), "cpu");
     o.checkpoint_min_epoch_s = 0.0;
@@ -85,7 +92,7 @@ fn interrupted_cells_resume_to_the_uninterrupted_result() {
     tiny_checkpoint(dir.path());
     for method in ["r-c3la", "fft"] {
         let c = cell(method, 3, if method == "fft" { 2e-3 } else { 1e-2 });
-        let whole = run_cell(&c, &options(dir.path())).unwrap();
+        let whole = run_to_end(&c, &options(dir.path())).unwrap();
         assert_eq!(whole.outcome, Outcome::Finished);
         assert_eq!(whole.epochs.len(), 3);
         // 14 classes: chance is 1/14; a few epochs of the tiny model must do better.
@@ -103,7 +110,9 @@ fn interrupted_cells_resume_to_the_uninterrupted_result() {
         let partial = ledger::Ledger::of_experiment(dir.path(), "mini", "main").partial_dir().join(c.hash());
         assert!(partial.join("progress.json").is_file(), "a partial checkpoint is kept");
         let resumed = run_cell(&c, &options(dir.path())).unwrap();
-        assert!(!partial.exists(), "the partial checkpoint is removed once the cell finishes");
+        assert!(partial.join("progress.json").is_file(), "kept until the result is recorded");
+        runner::train::discard_partial(&stop.partial_dir, &c.hash()).unwrap();
+        assert!(!partial.exists(), "the partial checkpoint is removed once the cell is recorded");
         let gap = max_difference(&whole, &resumed);
         assert!(gap <= 1e-5, "{method}: resumed differs from uninterrupted by {gap}");
     }
@@ -119,9 +128,9 @@ fn cells_with_dropout_resume_to_the_uninterrupted_result() {
     tiny_checkpoint_with_dropout(dir.path(), "mini-dropout", 0.2);
     let mut c = cell("lora", 2, 1e-2);
     c.hyper.chain_reset_every_epochs = None;
-    let without = run_cell(&c, &options(dir.path())).unwrap();
+    let without = run_to_end(&c, &options(dir.path())).unwrap();
     c.model = "mini-dropout".into();
-    let whole = run_cell(&c, &options(dir.path())).unwrap();
+    let whole = run_to_end(&c, &options(dir.path())).unwrap();
     assert!(max_difference(&whole, &without) > 1e-4, "dropout 0.2 left the training unchanged");
     let mut stop = options(dir.path());
     stop.stop_after_epochs = Some(1);
@@ -151,7 +160,7 @@ fn a_diverging_cell_is_recorded_not_lost() {
     c.hyper.grad_clip_global_norm = None;
     c.hyper.scheduler = ScheduleKind::Constant;
     c.hyper.warmup_ratio = 0.0;
-    let r = run_cell(&c, &options(dir.path())).unwrap();
+    let r = run_to_end(&c, &options(dir.path())).unwrap();
     assert!(matches!(r.outcome, Outcome::Diverged { .. }), "{:?}", r.outcome);
     assert!(r.epochs.len() < 2);
 }
@@ -200,7 +209,7 @@ fn a_causal_lm_cell_learns_its_targets() {
         c
     };
     let vocab = datasets::mini::tokenizer::build().get_vocab_size(true) as f64;
-    let fft = run_cell(&lm_cell("fft", 3e-3), &options(dir.path())).unwrap();
+    let fft = run_to_end(&lm_cell("fft", 3e-3), &options(dir.path())).unwrap();
     assert_eq!(fft.metric, "perplexity");
     assert!(!fft.higher_is_better);
     for e in &fft.epochs {
@@ -213,7 +222,7 @@ fn a_causal_lm_cell_learns_its_targets() {
     assert!(best.test_metric < vocab / 20.0, "test perplexity {} vs vocabulary {vocab}", best.test_metric);
     assert_eq!(fft.reported_value(), Some(best.test_metric), "perplexity is reported as is, not × 100");
 
-    let lora = run_cell(&lm_cell("lora", 1e-2), &options(dir.path())).unwrap();
+    let lora = run_to_end(&lm_cell("lora", 1e-2), &options(dir.path())).unwrap();
     let (h, r) = (32, 4);
     assert_eq!(lora.params.backbone_trainable, r * (h + 3 * h), "one c_attn [32 → 96] adapted at rank 4");
     assert_eq!(lora.params.head, 0, "the tied LM head is not trained");
@@ -236,7 +245,7 @@ fn a_wgpu_cell_records_the_device_allocators_peak() {
     let mut o = options(dir.path());
     o.device = Device::wgpu(Default::default());
     o.device_name = "wgpu".into();
-    let r = run_cell(&c, &o).unwrap();
+    let r = run_to_end(&c, &o).unwrap();
     let weights = 4 * r.params.total as u64;
     let peak = r.cost.device_peak_bytes.expect("wgpu reports its memory pools");
     eprintln!("wgpu: device allocator peak {peak} B, weights {weights} B, process RSS {} B", r.cost.peak_rss_bytes);
