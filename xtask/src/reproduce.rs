@@ -13,7 +13,7 @@ use ledger::{Cell, CellResult, Ledger};
 use runner::experiment::{Experiment, Filter};
 use runner::grid::{CellOutcome, Children, GridProgress, Recorded};
 use runner::mini::{PretrainConfig, is_pretrained, pretrain};
-use runner::train::{RunOptions, run_cell};
+use runner::train::RunOptions;
 
 use crate::device::DeviceArg;
 
