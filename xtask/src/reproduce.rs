@@ -378,6 +378,10 @@ pub struct CellArgs {
 
 pub fn cell(args: CellArgs) -> Result<()> {
     let cell: Cell = serde_json::from_str(&args.cell).context("--cell is not the JSON of a cell")?;
+    if !runner::grid::is_plain_name(&args.experiment) {
+        bail!("--experiment `{}` is not a plain name (letters, digits, `-`, `_`)", args.experiment);
+    }
+    let cell = runner::grid::validate(vec![cell])?.remove(0);
     let ledger = Ledger::of_experiment(&args.results, &cell.suite, &args.experiment);
     if !args.force && ledger.is_finished(&cell.hash()) {
         println!("{}: finished already", cell.label());

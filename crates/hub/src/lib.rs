@@ -104,7 +104,8 @@ pub enum HubError {
 }
 
 /// Where files come from: the cache directory, the token, and whether the network may be used.
-#[derive(Clone, Debug)]
+/// Its `Debug` says whether a token is set, never the token.
+#[derive(Clone)]
 pub struct Hub {
     /// The `hub` directory of the cache (`$HF_HUB_CACHE`, else `$HF_HOME/hub`, else
     /// `~/.cache/huggingface/hub`).
@@ -113,13 +114,29 @@ pub struct Hub {
     pub offline: bool,
 }
 
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("cache_dir", &self.cache_dir)
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .field("offline", &self.offline)
+            .finish()
+    }
+}
+
+/// The token: `HF_TOKEN` when set and not empty, else the file `huggingface-cli login` writes
+/// (`$HF_HOME/token`, read through `home`).
+fn token_from(env_token: Option<String>, home: &Cache) -> Option<String> {
+    env_token.filter(|t| !t.is_empty()).or_else(|| home.token())
+}
+
 impl Hub {
-    /// From the environment: `HF_HUB_CACHE` / `HF_HOME`, `HF_TOKEN`, `HF_HUB_OFFLINE`.
+    /// From the environment: `HF_HUB_CACHE` / `HF_HOME`, `HF_TOKEN` (else `$HF_HOME/token`),
+    /// `HF_HUB_OFFLINE`.
     pub fn from_env() -> Self {
-        let cache_dir = std::env::var_os("HF_HUB_CACHE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| Cache::from_env().path().clone());
-        let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty());
+        let home = Cache::from_env();
+        let cache_dir = std::env::var_os("HF_HUB_CACHE").map(PathBuf::from).unwrap_or_else(|| home.path().clone());
+        let token = token_from(std::env::var("HF_TOKEN").ok(), &home);
         let offline = std::env::var("HF_HUB_OFFLINE")
             .map(|v| matches!(v.as_str(), "1" | "true" | "TRUE" | "yes"))
             .unwrap_or(false);
@@ -263,6 +280,26 @@ fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `Debug` output (in logs, panics, error chains) never holds the token.
+    #[test]
+    fn debug_never_prints_the_token() {
+        let hub = Hub { token: Some("hf_secret123".into()), ..Hub::offline_at("/tmp/x") };
+        let shown = format!("{hub:?}");
+        assert!(!shown.contains("hf_secret123") && shown.contains("<set>"), "{shown}");
+    }
+
+    /// `HF_TOKEN` wins; unset or empty, the token file of `huggingface-cli login` is read.
+    #[test]
+    fn the_token_file_is_read_when_hf_token_is_unset() {
+        let home = tempfile::tempdir().unwrap();
+        let cache = Cache::new(home.path().join("hub"));
+        assert_eq!(token_from(None, &cache), None);
+        std::fs::write(home.path().join("token"), "hf_from_file\n").unwrap();
+        assert_eq!(token_from(None, &cache).as_deref(), Some("hf_from_file"));
+        assert_eq!(token_from(Some(String::new()), &cache).as_deref(), Some("hf_from_file"));
+        assert_eq!(token_from(Some("hf_env".into()), &cache).as_deref(), Some("hf_env"));
+    }
 
     #[test]
     fn imported_files_resolve_offline_and_missing_ones_say_how_to_fetch() {

@@ -108,9 +108,10 @@ pub fn page(title: &str, body: &str) -> String {
     )
 }
 
-/// One CSV field, quoted when it needs to be.
+/// One CSV field: quoted where it holds a comma, quote or newline, or starts like a formula
+/// (`= + - @`), so that a spreadsheet shows it as text instead of running it.
 pub fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+    if s.contains([',', '"', '\n']) || s.starts_with(['=', '+', '-', '@']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }
 
 /// The header of [`tables_csv`].
@@ -180,6 +181,12 @@ mod tests {
         let csv = tables_csv(&[("mini", &t)]);
         assert_eq!(csv.lines().count(), 5);
         assert!(csv.contains("mini,T & U,m<1>,d,accuracy,r-cla,80,0,1,,11.11111111111111,,,1,,,\n"), "{csv}");
+        // Text that starts like a spreadsheet formula is quoted; plain text and commas as before.
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("@SUM(A1)"), "\"@SUM(A1)\"");
+        assert_eq!(csv_field("-2+3"), "\"-2+3\"");
+        assert_eq!(csv_field("r-cla"), "r-cla");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
     }
 
     #[test]

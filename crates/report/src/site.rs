@@ -138,6 +138,7 @@ impl Writer {
     /// The plot inline, and as `plots/<name>.svg`.
     fn figure(&mut self, name: &str, svg: &str) -> Result<String> {
         self.write(&format!("plots/{name}.svg"), svg)?;
+        let name = escape(name);
         Ok(format!("<figure>{svg}<figcaption><a href=\"plots/{name}.svg\">{name}.svg</a></figcaption></figure>"))
     }
 }

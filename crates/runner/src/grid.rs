@@ -27,11 +27,20 @@ fn unknown(what: &str, name: &str, valid: &[&str], hint: &str) -> String {
     format!("unknown {what} `{name}`: {close}{hint}")
 }
 
+/// Whether `name` can name a directory of the results on its own: letters, digits, `-`, `_`
+/// (no `/`, no `..`, not empty).
+pub fn is_plain_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
 /// What is wrong with one cell's names and numbers, each as a sentence (empty: nothing). A
 /// model is a paper preset, a mini model (pretrained before the grid runs) or a checkpoint
 /// directory.
 pub fn problems(cell: &Cell) -> Vec<String> {
     let mut out = Vec::new();
+    if !is_plain_name(&cell.suite) {
+        out.push(format!("the suite `{}` is not a plain name (letters, digits, `-`, `_`): it names a directory", cell.suite));
+    }
     let mini = crate::mini::names();
     let is_model = models::presets::preset(&cell.model).is_some()
         || mini.contains(&cell.model.as_str())
@@ -478,6 +487,10 @@ mod tests {
         assert!(p.contains("learning rate is NaN"), "{p}");
         assert!(p.contains("chain_reset_every_epochs is 0"), "{p}");
         assert!(!p.contains("max_length"), "an unknown data set's task is unknown: {p}");
+        let mut escape = good.clone();
+        escape.suite = "../../etc".into();
+        assert!(problems(&escape).join(" ").contains("not a plain name"));
+        assert!(is_plain_name("ablate-lr") && !is_plain_name("a/b") && !is_plain_name(""));
         let mut short = good.clone();
         short.hyper.max_length = 2;
         assert!(problems(&short).join(" ").contains("max_length is 2"));
