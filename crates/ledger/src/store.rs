@@ -4,6 +4,7 @@
 //! <results>/runs/<suite>/<experiment>/<config-hash>.json      one finished cell (CellResult)
 //! <results>/runs/<suite>/<experiment>/<hash>.superseded-N.json  what `--force` replaced
 //! <results>/runs/<suite>/<experiment>/partial/<hash>/          a running cell's checkpoint
+//! <results>/runs/<suite>/<experiment>/locks/<hash>.lock         who trains a cell now
 //! <results>/bench/step.json                                    the step benchmark
 //! ```
 //!
@@ -17,8 +18,9 @@
 //! the whole result or none. Redoing a cell (`--force`) first renames the old file to
 //! `<hash>.superseded-<n>.json`. A file that does not parse is moved aside to
 //! `<hash>.json.corrupt-<n>` (never deleted) by [`Ledger::quarantine`], and the cell runs again.
-//! [`Ledger::lock`] gives one process at a time the right to train a cell (`<hash>.lock`, an
-//! advisory lock the kernel releases when the process dies).
+//! [`Ledger::lock`] gives one process at a time the right to train a cell (`locks/<hash>.lock`,
+//! an advisory lock the kernel releases when the process dies; the files stay, as removing a
+//! lock file others may have opened would let two processes hold "the" lock).
 
 use std::path::{Path, PathBuf};
 
@@ -166,8 +168,9 @@ impl Ledger {
     /// Takes the lock of cell `hash` if no other process holds it (`None` if one does). Hold the
     /// returned value while the cell trains and is recorded.
     pub fn lock(&self, hash: &str) -> Result<Option<CellLock>, LedgerError> {
-        std::fs::create_dir_all(&self.dir).map_err(io_error(&self.dir))?;
-        let path = self.dir.join(format!("{hash}.lock"));
+        let dir = self.dir.join("locks");
+        std::fs::create_dir_all(&dir).map_err(io_error(&dir))?;
+        let path = dir.join(format!("{hash}.lock"));
         let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io_error(&path))?;
         match file.try_lock() {
             Ok(()) => Ok(Some(CellLock { _file: file })),
