@@ -167,6 +167,18 @@ impl Cost {
     }
 }
 
+/// What the ledger keeps for a cell that could not run (a missing file, a panic, a killed
+/// process): not a result — a re-run retries the cell, and its record goes once it finishes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FailedCell {
+    pub cell: Cell,
+    pub hash: String,
+    /// What went wrong: the error, the panic message, or the signal that killed the process.
+    pub reason: String,
+    /// When (seconds since the Unix epoch).
+    pub failed_at: u64,
+}
+
 /// What the ledger keeps for a finished cell.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CellResult {

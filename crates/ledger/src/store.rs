@@ -5,6 +5,7 @@
 //! <results>/runs/<suite>/<experiment>/<hash>.superseded-N.json  what `--force` replaced
 //! <results>/runs/<suite>/<experiment>/partial/<hash>/          a running cell's checkpoint
 //! <results>/runs/<suite>/<experiment>/locks/<hash>.lock         who trains a cell now
+//! <results>/runs/<suite>/<experiment>/failed/<hash>.json        why a cell could not run
 //! <results>/bench/step.json                                    the step benchmark
 //! ```
 //!
@@ -165,6 +166,37 @@ impl Ledger {
         Ok(aside)
     }
 
+    fn failed_path(&self, hash: &str) -> PathBuf {
+        self.dir.join("failed").join(format!("{hash}.json"))
+    }
+
+    /// Records why cell `hash` could not run (replacing an earlier failure of it: only the
+    /// last one is kept). Not a result: the cell stays unfinished.
+    pub fn record_failure<R: Serialize>(&self, hash: &str, failure: &R) -> Result<(), LedgerError> {
+        let path = self.failed_path(hash);
+        let dir = path.parent().expect("failed/ has a parent");
+        std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+        let tmp = dir.join(format!(".{hash}.json.tmp-{}", std::process::id()));
+        std::fs::write(&tmp, serde_json::to_string_pretty(failure).expect("a failure serialises")).map_err(io_error(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io_error(&path))
+    }
+
+    /// Forgets the failure of cell `hash` (once it has finished).
+    pub fn clear_failure(&self, hash: &str) -> Result<(), LedgerError> {
+        match std::fs::remove_file(self.failed_path(hash)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_error(&self.failed_path(hash))(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Every recorded failure that parses as `R`, sorted by file name.
+    pub fn failures<R: DeserializeOwned>(&self) -> Vec<R> {
+        let Ok(entries) = std::fs::read_dir(self.dir.join("failed")) else { return Vec::new() };
+        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
+        paths.sort();
+        paths.iter().filter_map(|p| serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()).collect()
+    }
+
     /// Takes the lock of cell `hash` if no other process holds it (`None` if one does). Hold the
     /// returned value while the cell trains and is recorded.
     pub fn lock(&self, hash: &str) -> Result<Option<CellLock>, LedgerError> {
@@ -276,5 +308,21 @@ mod tests {
         drop(first);
         assert!(ledger.lock("abc").unwrap().is_some(), "released");
         assert!(ledger.finished().is_empty(), "lock files are not cells");
+    }
+
+    /// A failure is kept beside the results (not as one), replaced by the next, cleared on success.
+    #[test]
+    fn failures_are_recorded_apart_and_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::of_experiment(dir.path(), "mini", "main");
+        ledger.record_failure("abc", &json!({"reason": "first"})).unwrap();
+        ledger.record_failure("abc", &json!({"reason": "second"})).unwrap();
+        ledger.record_failure("def", &json!({"reason": "other"})).unwrap();
+        let all: Vec<serde_json::Value> = ledger.failures();
+        assert_eq!(all.iter().map(|f| f["reason"].as_str().unwrap()).collect::<Vec<_>>(), ["second", "other"]);
+        assert!(ledger.finished().is_empty(), "a failure is not a result");
+        ledger.clear_failure("abc").unwrap();
+        ledger.clear_failure("abc").unwrap();
+        assert_eq!(ledger.failures::<serde_json::Value>().len(), 1);
     }
 }

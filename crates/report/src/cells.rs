@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ledger::{CellResult, Ledger};
+use ledger::{CellResult, FailedCell, Ledger};
 
 /// The finished cells of one (suite, experiment).
 #[derive(Clone, Debug)]
@@ -28,6 +28,9 @@ pub struct Loaded {
     /// Finished cells left out because a newer one answers the same question (see
     /// [`newest_only`]), as `suite/experiment: label`; their files are kept.
     pub outdated: Vec<String>,
+    /// Cells that could not run and have no result yet, as (`suite/experiment`, failure): a
+    /// re-run retries them.
+    pub failed: Vec<(String, FailedCell)>,
 }
 
 impl Loaded {
@@ -113,6 +116,13 @@ pub fn load(results_dir: &Path) -> Loaded {
             exps.push(ExperimentCells { suite: suite.clone(), experiment: "main".into(), cells: top });
         }
         for (experiment, dir) in subdirs(&suite_dir) {
+            let ledger = Ledger::new(&dir);
+            let finished = ledger.finished();
+            for f in ledger.failures::<FailedCell>() {
+                if finished.binary_search(&f.hash).is_err() {
+                    loaded.failed.push((format!("{suite}/{experiment}"), f));
+                }
+            }
             let cells = read_dir_cells(&dir, &mut loaded.unreadable);
             if cells.is_empty() {
                 continue;

@@ -312,6 +312,16 @@ fn index_page(w: &mut Writer, loaded: &Loaded, index: &[IndexEntry]) -> Result<(
         }
         body.push_str("</ul>");
     }
+    if !loaded.failed.is_empty() {
+        body.push_str(&format!(
+            "<h2>Failed cells</h2><p>{} cells could not run and have no result; the same command runs them again.</p><ul>",
+            loaded.failed.len()
+        ));
+        for (at, f) in &loaded.failed {
+            body.push_str(&format!("<li>{}: {} — {}</li>", escape(at), escape(&f.cell.label()), escape(&f.reason)));
+        }
+        body.push_str("</ul>");
+    }
     if !loaded.outdated.is_empty() {
         body.push_str(&format!(
             "<h2>Outdated results left out</h2><p>{} finished cells were left out for a newer run of the same \

@@ -151,6 +151,9 @@ fn ablation_bench_and_index_pages() {
     assert!(index.contains("Ablation ablate-alpha — mini suite") && index.contains("Ablation ablate-chain — mini suite"));
     assert!(index.contains("<a href=\"bench.html\">Step benchmark</a>"));
     assert!(index.contains("broken.json") && !index.contains("superseded"), "{index}");
+    assert!(index.contains("<h2>Failed cells</h2><p>1 cells could not run"), "{index}");
+    assert!(index.contains("mini/main: mini-encoder/mini-paraphrase/lora/seed 7 — the cell's process was killed by signal 9 SIGKILL"), "{index}");
+    assert!(!index.contains("an earlier failure"), "a failure of a cell finished since is not listed");
     assert!(index.find("paper suite").unwrap() < index.find("mini suite").unwrap());
     for page in ["index.html", "table2.html", "table15.html", "ablations.html", "bench.html"] {
         let p = read(&dir, page);

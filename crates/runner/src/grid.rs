@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::process::{Child, Output};
 use std::time::Duration;
 
-use ledger::{Cell, CellResult, Ledger, LedgerError};
+use ledger::{Cell, CellResult, FailedCell, Ledger, LedgerError};
 
 use crate::RunError;
 use crate::train::{RunOptions, discard_partial, run_cell};
@@ -224,14 +224,54 @@ pub fn run_locked(cell: &Cell, ledger: &Ledger, opts: &RunOptions, force: bool) 
     if force {
         discard_partial(&opts.partial_dir, &hash)?;
     }
-    Ok(match run_cell(cell, opts) {
-        Ok(r) => {
+    // A panic in the cell (an assertion deep in a library) fails this cell, not the grid.
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_cell(cell, opts)));
+    let outcome = match ran {
+        Ok(Ok(r)) => {
             let recorded = record_first(ledger, &r, force)?;
+            ledger.clear_failure(&hash)?;
             discard_partial(&opts.partial_dir, &hash)?;
             CellOutcome::Finished { result: Box::new(r), recorded }
         }
-        Err(e) => CellOutcome::Failed(e.to_string()),
-    })
+        Ok(Err(e)) => CellOutcome::Failed(e.to_string()),
+        Err(payload) => CellOutcome::Failed(format!("panicked: {}", panic_message(payload.as_ref()))),
+    };
+    if let CellOutcome::Failed(reason) = &outcome {
+        record_failure(ledger, cell, reason)?;
+    }
+    Ok(outcome)
+}
+
+/// The message of a panic's payload (a `&str` or `String`, as `panic!` makes them).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_else(|| "(no message)".into())
+}
+
+/// Keeps why `cell` could not run beside the ledger (the report lists it; a re-run retries it).
+fn record_failure(ledger: &Ledger, cell: &Cell, reason: &str) -> Result<(), LedgerError> {
+    let failed_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    ledger.record_failure(&cell.hash(), &FailedCell { cell: cell.clone(), hash: cell.hash(), reason: reason.to_string(), failed_at })
+}
+
+/// Why a child process ended without success: the signal that killed it (the OOM killer's
+/// SIGKILL, a SIGTERM…), else what it reported.
+fn child_failure(out: &Output, error_of: &dyn Fn(&Output) -> String) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match out.status.signal() {
+        Some(sig) => {
+            let name = match sig {
+                1 => "SIGHUP",
+                2 => "SIGINT",
+                6 => "SIGABRT",
+                9 => "SIGKILL (the OOM killer, or kill -9)",
+                11 => "SIGSEGV",
+                15 => "SIGTERM",
+                _ => "",
+            };
+            format!("the cell's process was killed by signal {sig} {name}").trim_end().to_string()
+        }
+        None => error_of(out),
+    }
 }
 
 /// What a `cell` child prints when another process holds the cell's lock.
@@ -319,9 +359,10 @@ pub fn run_in_children(todo: &[Cell], ledger: &Ledger, children: Children<'_>, p
                     Err(e) => CellOutcome::Failed(format!("the cell's process ended well but its result is not readable: {e}")),
                 }
             } else {
-                CellOutcome::Failed((children.error_of)(&out))
+                CellOutcome::Failed(child_failure(&out, children.error_of))
             };
             if let CellOutcome::Failed(why) = &outcome {
+                record_failure(ledger, cell, why)?;
                 failures.push((cell.label(), why.clone()));
             }
             progress.finished(cell, &outcome);
@@ -465,6 +506,20 @@ mod tests {
         let failures = run_in_process(std::slice::from_ref(&c), &ledger, &opts, false, &mut Quiet).unwrap();
         assert_eq!(failures.len(), 1);
         assert!(failures[0].1.contains("pretrain mini"), "{failures:?}");
+        let kept: Vec<FailedCell> = ledger.failures();
+        assert_eq!(kept.len(), 1, "the failure is kept for the report");
+        assert_eq!((kept[0].hash.as_str(), kept[0].reason.as_str()), (c.hash().as_str(), failures[0].1.as_str()));
+    }
+
+    /// The message of a panic, as `panic!` makes its payload.
+    #[test]
+    fn panic_messages_are_read_from_either_payload() {
+        let payload: Box<dyn std::any::Any + Send> = Box::new("max_length 2 is too small".to_string());
+        assert_eq!(panic_message(payload.as_ref()), "max_length 2 is too small");
+        let payload: Box<dyn std::any::Any + Send> = Box::new("static message");
+        assert_eq!(panic_message(payload.as_ref()), "static message");
+        let payload: Box<dyn std::any::Any + Send> = Box::new(3);
+        assert_eq!(panic_message(payload.as_ref()), "(no message)");
     }
 
     /// Bad names and numbers are refused before anything runs, with the closest valid name.
@@ -514,7 +569,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ledger = Ledger::of_experiment(dir.path(), "mini", "main");
         let cells: Vec<Cell> = (0..5).map(|s| cell("mini-encoder", if s == 2 { "broken" } else { "lora" }, s)).collect();
-        for c in cells.iter().filter(|c| c.method != "broken") {
+        for c in cells.iter().filter(|c| c.method != "broken" && c.seed != 4) {
             // What a child would record: here written beforehand, the child only sleeps.
             ledger.record(&c.hash(), &result(c, 1.0, 0.5), false).unwrap();
         }
@@ -531,13 +586,20 @@ mod tests {
             }
         }
         let mut spawn = |c: &Cell| {
-            let script = if c.method == "broken" { "sleep 0.1; echo 'Error: no such method' >&2; exit 1" } else { "sleep 0.2" };
+            let script = match (c.method.as_str(), c.seed) {
+                ("broken", _) => "sleep 0.1; echo 'Error: no such method' >&2; exit 1",
+                (_, 4) => "kill -9 $$",
+                _ => "sleep 0.2",
+            };
             std::process::Command::new("sh").args(["-c", script]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn()
         };
         let error_of = |o: &Output| String::from_utf8_lossy(&o.stderr).trim().to_string();
         let children = Children { jobs: 2, spawn: &mut spawn, error_of: &error_of, available: &|| u64::MAX };
         let failures = run_in_children(&cells, &ledger, children, &mut Count(&live, &mut most)).unwrap();
-        assert_eq!(failures, vec![(cells[2].label(), "Error: no such method".to_string())]);
+        assert_eq!(failures.len(), 2, "{failures:?}");
+        assert!(failures.contains(&(cells[2].label(), "Error: no such method".to_string())), "{failures:?}");
+        assert!(failures.contains(&(cells[4].label(), "the cell's process was killed by signal 9 SIGKILL (the OOM killer, or kill -9)".to_string())), "{failures:?}");
+        assert_eq!(ledger.failures::<FailedCell>().len(), 2, "both failures are kept");
         assert_eq!(most, 2, "never more than --jobs children");
         assert_eq!(live.load(std::sync::atomic::Ordering::SeqCst), 0, "every started cell ended");
     }

@@ -165,6 +165,28 @@ fn a_diverging_cell_is_recorded_not_lost() {
     assert!(r.epochs.len() < 2);
 }
 
+/// A panic inside a cell (here the text encoder's assertion on a `max_length` that validation
+/// would have refused) fails that cell with the panic's message, records the failure, and the
+/// grid goes on to the next cell, which finishes.
+#[test]
+fn a_panicking_cell_fails_alone_in_a_grid() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    tiny_checkpoint(dir.path());
+    let mut bad = cell("lora", 1, 1e-3);
+    bad.hyper.max_length = 2;
+    let good = cell("lora", 1, 1e-3);
+    let ledger = ledger::Ledger::of_experiment(dir.path(), "mini", "main");
+    let failures = runner::grid::run_in_process(&[bad.clone(), good.clone()], &ledger, &options(dir.path()), false, &mut runner::grid::Quiet).unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].0, bad.label());
+    assert!(failures[0].1.starts_with("panicked: max_length 2 is too small"), "{failures:?}");
+    assert!(ledger.is_finished(&good.hash()) && !ledger.is_finished(&bad.hash()));
+    let kept: Vec<ledger::FailedCell> = ledger.failures();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].hash, bad.hash());
+}
+
 #[test]
 fn a_missing_mini_model_says_how_to_make_it() {
     let dir = tempfile::tempdir().unwrap();

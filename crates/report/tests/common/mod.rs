@@ -133,6 +133,15 @@ pub fn write_ledger(results: &Path) {
     std::fs::write(dir.join("abc.superseded-1.json"), "{}").unwrap();
     std::fs::write(dir.join(".abc.json.tmp-1"), "{}").unwrap();
     std::fs::write(dir.join("broken.json"), "{ not json").unwrap();
+    // A failed cell (no result: listed) and an old failure of a cell that has finished since
+    // (not listed).
+    let ledger = Ledger::of_experiment(results, "mini", "main");
+    let failed = cell("mini", "mini-encoder", "mini-paraphrase", "lora", 7, h(), Some(0.5), 0.1, None).cell;
+    let fail = |c: &Cell, reason: &str| ledger::FailedCell { cell: c.clone(), hash: c.hash(), reason: reason.into(), failed_at: 1 };
+    ledger.record_failure(&failed.hash(), &fail(&failed, "the cell's process was killed by signal 9 SIGKILL")).unwrap();
+    let done = ledger.finished()[0].clone();
+    let done_cell = ledger.read::<CellResult>(&done).unwrap().cell;
+    ledger.record_failure(&done, &fail(&done_cell, "an earlier failure")).unwrap();
     // The step benchmark: burn lora 4 s and 1 GiB, fft 8 s and 2 GiB; PyTorch lora 2 s, 3 GiB.
     let step_json = ledger::bench::step_records_path(results);
     std::fs::create_dir_all(step_json.parent().unwrap()).unwrap();
