@@ -199,6 +199,24 @@ pub struct CellResult {
     pub finished_at: u64,
     /// The harness version that produced it.
     pub harness_version: String,
+    /// The code that produced it: the commit and whether the tree had uncommitted changes
+    /// (`None` where git could not tell, and in results from before this was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<CodeVersion>,
+}
+
+/// A commit of the harness and whether the working tree differed from it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CodeVersion {
+    pub commit: String,
+    pub dirty: bool,
+}
+
+impl CodeVersion {
+    /// The short form shown in reports: 10 hex digits, `+dirty` for uncommitted changes.
+    pub fn short(&self) -> String {
+        format!("{}{}", &self.commit[..self.commit.len().min(10)], if self.dirty { "+dirty" } else { "" })
+    }
 }
 
 impl CellResult {

@@ -99,6 +99,16 @@ fn cells_summary(cells: &[CellResult]) -> String {
     if diverged + no_best > 0 {
         s.push_str(&format!(" ({diverged} diverged, {no_best} without a selected epoch)"));
     }
+    // Provenance: a table that mixes code versions or devices says so.
+    let codes: std::collections::BTreeSet<String> =
+        cells.iter().map(|c| c.code.as_ref().map(ledger::CodeVersion::short).unwrap_or_else(|| "unknown".into())).collect();
+    let devices: std::collections::BTreeSet<&str> = cells.iter().map(|c| c.cost.device.as_str()).collect();
+    if codes.len() > 1 {
+        s.push_str(&format!("; mixes {} code versions ({})", codes.len(), codes.into_iter().collect::<Vec<_>>().join(", ")));
+    }
+    if devices.len() > 1 {
+        s.push_str(&format!("; mixes {} devices ({})", devices.len(), devices.into_iter().collect::<Vec<_>>().join(", ")));
+    }
     s
 }
 

@@ -146,6 +146,9 @@ fn ablation_bench_and_index_pages() {
     let index = read(&dir, "index.html");
     assert!(index.contains("<a href=\"table2.html#mini\">Table 2 — mini suite</a>"), "{index}");
     assert!(index.contains("<a href=\"table2.html#paper\">Table 2 — paper suite</a>"));
+    // Provenance: the paper cells come from two code versions and two devices, and say so.
+    assert!(index.contains("2 cells; mixes 2 code versions (0123456789, 0123456789+dirty); mixes 2 devices (cpu, cuda)"), "{index}");
+    assert!(!index.contains("18 cells (1 diverged, 1 without a selected epoch); mixes"), "the mini cells are all of one version");
     assert!(index.contains("18 cells (1 diverged, 1 without a selected epoch)"), "{index}");
     assert!(index.contains("<a href=\"ablations.html#mini-ablate-lr\">Ablation ablate-lr — mini suite</a>"));
     assert!(index.contains("Ablation ablate-alpha — mini suite") && index.contains("Ablation ablate-chain — mini suite"));

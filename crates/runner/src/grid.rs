@@ -458,6 +458,7 @@ mod tests {
             cost: Cost { wall_s, peak_rss_bytes: 100 << 20, device: "cpu".into(), ..Cost::default() },
             finished_at: 1,
             harness_version: "test".into(),
+            code: None,
         }
     }
 

@@ -91,6 +91,19 @@ pub fn checkpoint_for(name: &str, results_dir: &Path, hub: &hub::Hub) -> Result<
     )))
 }
 
+/// The commit of the source tree this binary was built from and whether that tree has
+/// uncommitted changes (to tracked files), asked of git at run time; `None` without git or
+/// outside a checkout (e.g. a copied binary on a cluster node).
+pub fn code_version() -> Option<ledger::CodeVersion> {
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git").arg("-C").arg(env!("CARGO_MANIFEST_DIR")).args(args).output().ok()?;
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    let commit = git(&["rev-parse", "HEAD"])?;
+    let dirty = !git(&["status", "--porcelain", "--untracked-files=no"])?.is_empty();
+    Some(ledger::CodeVersion { commit, dirty })
+}
+
 /// Peak resident set size of this process (VmHWM), in bytes.
 pub fn peak_rss_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -142,6 +155,7 @@ pub fn run_cell(cell: &Cell, opts: &RunOptions) -> Result<CellResult, RunError> 
         },
         finished_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
+        code: code_version(),
     })
 }
 
