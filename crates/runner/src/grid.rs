@@ -10,7 +10,7 @@ use std::time::Duration;
 use ledger::{Cell, CellResult, FailedCell, Ledger, LedgerError};
 
 use crate::RunError;
-use crate::train::{RunOptions, discard_partial, run_cell};
+use crate::train::{RunOptions, discard_partial, move_partial_aside, run_cell};
 
 /// The closest of `valid` to `name` (for "did you mean"), if any is close.
 fn closest<'a>(name: &str, valid: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
@@ -225,7 +225,15 @@ pub fn run_locked(cell: &Cell, ledger: &Ledger, opts: &RunOptions, force: bool) 
         discard_partial(&opts.partial_dir, &hash)?;
     }
     // A panic in the cell (an assertion deep in a library) fails this cell, not the grid.
-    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_cell(cell, opts)));
+    let attempt = || std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_cell(cell, opts)));
+    let mut ran = attempt();
+    // A partial checkpoint that cannot be resumed from (cut off, from another version) is
+    // moved aside with a warning and the cell starts afresh.
+    if let Ok(Err(RunError::UnusablePartial { path, message })) = &ran {
+        let aside = move_partial_aside(&opts.partial_dir, &hash)?;
+        eprintln!("warning: {}: partial checkpoint {} cannot be resumed from ({message}); moved to {} and starting afresh", cell.label(), path.display(), aside.display());
+        ran = attempt();
+    }
     let outcome = match ran {
         Ok(Ok(r)) => {
             let recorded = record_first(ledger, &r, force)?;

@@ -325,7 +325,11 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
     let partial = opts.partial_dir.join(&hash);
     let mut state = PartialState { hash: hash.clone(), epochs: Vec::new(), train_s: 0.0, samples: 0 };
     if let Some(found) = find_partial(&partial) {
-        let (m, p) = restore(&found, model, &mut opt, &opts.device)?;
+        let unusable = |e: RunError| RunError::UnusablePartial { path: found.clone(), message: e.to_string() };
+        let (m, p) = restore(&found, model, &mut opt, &opts.device).map_err(unusable)?;
+        if p.hash != hash {
+            return Err(unusable(RunError::msg(format!("it belongs to cell {}", p.hash))));
+        }
         model = m;
         state = p;
     }
@@ -396,6 +400,20 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
 /// adapters' streams, so neighbouring seeds and epochs give unrelated masks.
 fn dropout_seed(seed: u64, epoch: u64) -> u64 {
     peft_core::Rng::for_stream(seed, &format!("dropout/epoch-{epoch}")).next_u64()
+}
+
+/// Moves the partial checkpoint of cell `hash` aside (`<hash>.corrupt-<n>`, kept for
+/// inspection) so that the cell starts afresh. Returns where it went.
+pub fn move_partial_aside(partial_dir: &Path, hash: &str) -> Result<PathBuf, RunError> {
+    let aside = (1..).map(|n| partial_dir.join(format!("{hash}.corrupt-{n}"))).find(|p| !p.exists()).expect("a free name");
+    for dir in [partial_dir.join(hash), partial_dir.join(hash).with_extension("old")] {
+        if dir.exists() {
+            std::fs::rename(&dir, &aside).map_err(|e| RunError::msg(format!("{}: {e}", dir.display())))?;
+            break;
+        }
+    }
+    discard_partial(partial_dir, hash)?;
+    Ok(aside)
 }
 
 /// Removes the partial checkpoint of cell `hash` under `partial_dir` (after its result is

@@ -187,6 +187,29 @@ fn a_panicking_cell_fails_alone_in_a_grid() {
     assert_eq!(kept[0].hash, bad.hash());
 }
 
+/// A partial checkpoint that cannot be resumed from (here: cut off) is moved aside and the cell
+/// runs from the start to the same result as a clean run.
+#[test]
+fn an_unusable_partial_checkpoint_is_moved_aside_and_the_cell_starts_afresh() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    tiny_checkpoint(dir.path());
+    let c = cell("lora", 2, 1e-2);
+    let clean = run_to_end(&c, &options(dir.path())).unwrap();
+    let ledger = ledger::Ledger::of_experiment(dir.path(), "mini", "main");
+    let partial = ledger.partial_dir().join(c.hash());
+    std::fs::create_dir_all(&partial).unwrap();
+    std::fs::write(partial.join("progress.json"), "{\"hash\": ").unwrap();
+    let e = run_cell(&c, &options(dir.path())).unwrap_err();
+    assert!(matches!(e, runner::RunError::UnusablePartial { .. }), "{e}");
+    let failures = runner::grid::run_in_process(std::slice::from_ref(&c), &ledger, &options(dir.path()), false, &mut runner::grid::Quiet).unwrap();
+    assert!(failures.is_empty(), "{failures:?}");
+    let r: ledger::CellResult = ledger.read(&c.hash()).unwrap();
+    assert!(max_difference(&r, &clean) <= 1e-5, "started afresh: the clean run's result");
+    assert!(ledger.partial_dir().join(format!("{}.corrupt-1", c.hash())).join("progress.json").is_file(), "kept for inspection");
+    assert!(!partial.exists());
+}
+
 #[test]
 fn a_missing_mini_model_says_how_to_make_it() {
     let dir = tempfile::tempdir().unwrap();
