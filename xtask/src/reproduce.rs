@@ -216,7 +216,7 @@ fn dry_run(cells: &[Cell], todo: &[Cell], ledger: &Ledger) -> Result<()> {
         );
     }
     let pending: Vec<_> = planned.iter().filter(|p| !p.done).collect();
-    let known: f64 = pending.iter().filter_map(|p| p.estimate_s).sum();
+    let known = pending.iter().filter_map(|p| p.estimate_s).fold(0.0, |a, b| a + b);
     let unknown = pending.iter().filter(|p| p.estimate_s.is_none()).count();
     println!(
         "estimated cost of the {} cells to run: {:.0} s from finished cells of the same model/data set/method{}",

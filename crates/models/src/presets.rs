@@ -54,6 +54,17 @@ pub const PAPER_PRESETS: &[Preset] = &[
 ];
 
 impl Arch {
+    /// The longest token sequence the model's absolute position embeddings cover (RoBERTa's
+    /// start after the padding index: 514 − 2); `None` for relative (DeBERTa) or rotary (Llama)
+    /// positions and for images.
+    pub fn max_positions(&self) -> Option<usize> {
+        match self {
+            Arch::Encoder(a) => Some(a.positions.saturating_sub(if a.roberta { 2 } else { 0 })),
+            Arch::Gpt2(a) => Some(a.positions),
+            Arch::Deberta(_) | Arch::Llama(_) | Arch::Vit(_) => None,
+        }
+    }
+
     /// Parameters of the model without its task head, and of the head for `labels` classes
     /// (for a causal LM the head is the LM head: 0 when tied).
     pub fn param_counts(&self, labels: usize, task: &str) -> (usize, usize) {
@@ -79,6 +90,15 @@ mod tests {
         let p = preset(name).unwrap();
         let (b, h) = p.arch.param_counts(labels, p.task);
         b + h
+    }
+
+    #[test]
+    fn max_positions_of_the_presets() {
+        let max = |name: &str| preset(name).unwrap().arch.max_positions();
+        assert_eq!(max("roberta-base"), Some(512));
+        assert_eq!(max("gpt2"), Some(1024));
+        assert_eq!(max("deberta-v3-base"), None);
+        assert_eq!(max("tinyllama"), None);
     }
 
     /// The paper's Table 6 "Trainable Parameters (FFT)" column.

@@ -33,10 +33,21 @@ pub fn is_plain_name(name: &str) -> bool {
     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// The longest text a model's position embeddings cover, where its architecture is known
+/// without loading it (paper presets, mini models) and bounded.
+fn model_max_positions(model: &str) -> Option<usize> {
+    let arch = models::presets::preset(model).map(|p| p.arch).or_else(|| crate::mini::arch(model).map(|(a, _)| a))?;
+    arch.max_positions()
+}
+
 /// What is wrong with one cell's names and numbers, each as a sentence (empty: nothing). A
 /// model is a paper preset, a mini model (pretrained before the grid runs) or a checkpoint
 /// directory.
 pub fn problems(cell: &Cell) -> Vec<String> {
+    problems_with(cell, model_max_positions(&cell.model))
+}
+
+fn problems_with(cell: &Cell, max_positions: Option<usize>) -> Vec<String> {
     let mut out = Vec::new();
     if !is_plain_name(&cell.suite) {
         out.push(format!("the suite `{}` is not a plain name (letters, digits, `-`, `_`): it names a directory", cell.suite));
@@ -84,6 +95,9 @@ pub fn problems(cell: &Cell) -> Vec<String> {
     if text {
         let min = datasets::encode::MIN_MAX_LENGTH;
         check(h.max_length >= min, format!("max_length is {}: text needs at least {min} tokens", h.max_length));
+        if let Some(max) = max_positions {
+            check(h.max_length <= max, format!("max_length is {}: {}'s position embeddings cover {max} tokens", h.max_length, cell.model));
+        }
     }
     out
 }
@@ -95,8 +109,10 @@ pub fn validate(cells: Vec<Cell>) -> Result<Vec<Cell>, RunError> {
     let mut seen = BTreeSet::new();
     let mut kept = Vec::with_capacity(cells.len());
     let mut errors = Vec::new();
+    let mut positions: BTreeMap<String, Option<usize>> = BTreeMap::new();
     for c in cells {
-        let p = problems(&c);
+        let max = *positions.entry(c.model.clone()).or_insert_with(|| model_max_positions(&c.model));
+        let p = problems_with(&c, max);
         if !p.is_empty() {
             errors.push(format!("{}: {}", c.label(), p.join("; ")));
         } else if seen.insert(c.hash()) {
@@ -558,6 +574,11 @@ mod tests {
         let mut short = good.clone();
         short.hyper.max_length = 2;
         assert!(problems(&short).join(" ").contains("max_length is 2"));
+        let mut long = good.clone();
+        long.hyper.max_length = 65;
+        assert!(problems(&long).join(" ").contains("max_length is 65: mini-encoder's position embeddings cover 64 tokens"), "{:?}", problems(&long));
+        long.hyper.max_length = 64;
+        assert!(problems(&long).is_empty());
         let err = validate(vec![good, short]).unwrap_err().to_string();
         assert!(err.contains("1 cells cannot run") && err.contains("mini-sentiment/lora/seed 0"), "{err}");
     }
