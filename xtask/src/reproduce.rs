@@ -294,13 +294,7 @@ impl GridProgress for Bars {
     }
 
     fn finished(&mut self, cell: &Cell, outcome: &CellOutcome) {
-        let line = match outcome {
-            CellOutcome::Finished { result, recorded: Recorded::Recorded } => Some(summary(result)),
-            CellOutcome::Finished { recorded: Recorded::FinishedMeanwhile, .. } => Some(finished_meanwhile(cell)),
-            CellOutcome::RunningElsewhere => Some(format!("{}: {}: another process holds its lock", cell.label(), runner::grid::RUNNING_ELSEWHERE)),
-            CellOutcome::Failed(_) => None,
-        };
-        if let Some(line) = line {
+        if let Some(line) = outcome_line(cell, outcome) {
             self.cells.suspend(|| println!("{line}"));
         }
         self.cells.inc(1);
@@ -383,21 +377,30 @@ pub fn cell(args: CellArgs) -> Result<()> {
     }
     let cell = runner::grid::validate(vec![cell])?.remove(0);
     let ledger = Ledger::of_experiment(&args.results, &cell.suite, &args.experiment);
-    if !args.force && ledger.is_finished(&cell.hash()) {
-        println!("{}: finished already", cell.label());
-        return Ok(());
+    // A finished cell is found by `run_locked` (under the lock) and reported as such.
+    let outcome = runner::grid::run_locked(&cell, &ledger, &options(&args.results, &ledger, args.device)?, args.force)?;
+    if let CellOutcome::Failed(why) = &outcome {
+        bail!("{why}");
     }
-    match runner::grid::run_locked(&cell, &ledger, &options(&args.results, &ledger, args.device)?, args.force)? {
-        CellOutcome::Finished { result, recorded: Recorded::Recorded } => println!("{}", summary(&result)),
-        CellOutcome::Finished { recorded: Recorded::FinishedMeanwhile, .. } => println!("{}", finished_meanwhile(&cell)),
-        CellOutcome::RunningElsewhere => println!("{}: {}", cell.label(), runner::grid::RUNNING_ELSEWHERE),
-        CellOutcome::Failed(why) => bail!("{why}"),
+    if let Some(line) = outcome_line(&cell, &outcome) {
+        println!("{line}");
     }
     Ok(())
 }
 
-fn finished_meanwhile(cell: &Cell) -> String {
-    format!("{}: finished meanwhile by another run; its result is kept, this run's is dropped", cell.label())
+/// The line a cell's end prints (failures are listed at the end of the grid instead). The
+/// parent of a `cell` child reads the recorded/meanwhile/elsewhere state back from it.
+fn outcome_line(cell: &Cell, outcome: &CellOutcome) -> Option<String> {
+    match outcome {
+        CellOutcome::Finished { result, recorded: Recorded::Recorded } => Some(summary(result)),
+        CellOutcome::Finished { recorded: Recorded::FinishedMeanwhile, .. } => Some(format!(
+            "{}: {} by another run; its result is kept, this run's is dropped",
+            cell.label(),
+            runner::grid::FINISHED_MEANWHILE
+        )),
+        CellOutcome::RunningElsewhere => Some(format!("{}: {}: another process holds its lock", cell.label(), runner::grid::RUNNING_ELSEWHERE)),
+        CellOutcome::Failed(_) => None,
+    }
 }
 
 /// The error a failed `cell` child reported: anyhow's `Error: …` and its causes, without the

@@ -205,6 +205,11 @@ pub struct CellResult {
     pub code: Option<CodeVersion>,
 }
 
+/// Seconds since the Unix epoch: the clock of `finished_at` and `failed_at`.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
 /// A commit of the harness and whether the working tree differed from it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct CodeVersion {

@@ -16,5 +16,5 @@ pub mod cell;
 pub mod store;
 
 pub use bench::StepRecord;
-pub use cell::{Cell, CellResult, CodeVersion, Cost, EpochRecord, FailedCell, Hyper, Outcome, ParamCounts, ScheduleKind, Selection};
+pub use cell::{Cell, CellResult, CodeVersion, Cost, EpochRecord, FailedCell, Hyper, Outcome, ParamCounts, ScheduleKind, Selection, unix_now};
 pub use store::{Ledger, LedgerError, config_hash, experiment_dir, runs_dir};

@@ -44,6 +44,20 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> LedgerError {
     move |source| LedgerError::Io { path, source }
 }
 
+/// Writes `text` to a temporary file in `dir` named after `hash` and this process, fsynced,
+/// and returns its path: the first half of every write into the ledger.
+fn write_temp(dir: &Path, hash: &str, text: &str) -> Result<PathBuf, LedgerError> {
+    use std::io::Write;
+    let tmp = dir.join(format!(".{hash}.json.tmp-{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    };
+    write().map_err(io_error(&tmp))?;
+    Ok(tmp)
+}
+
 /// Flushes a directory's entries (a new or renamed file's name) to the disk.
 fn sync_dir(dir: &Path) -> Result<(), LedgerError> {
     std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io_error(dir))
@@ -135,15 +149,7 @@ impl Ledger {
             let old = self.free_name(hash, ".superseded-", ".json");
             std::fs::rename(&path, &old).map_err(io_error(&path))?;
         }
-        let text = serde_json::to_string_pretty(result).expect("a result serialises");
-        let tmp = self.dir.join(format!(".{hash}.json.tmp-{}", std::process::id()));
-        let write = || -> std::io::Result<()> {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()
-        };
-        write().map_err(io_error(&tmp))?;
+        let tmp = write_temp(&self.dir, hash, &serde_json::to_string_pretty(result).expect("a result serialises"))?;
         // A hard link fails where the name exists: whoever links first has recorded the cell.
         let linked = std::fs::hard_link(&tmp, &path);
         let _ = std::fs::remove_file(&tmp);
@@ -176,8 +182,7 @@ impl Ledger {
         let path = self.failed_path(hash);
         let dir = path.parent().expect("failed/ has a parent");
         std::fs::create_dir_all(dir).map_err(io_error(dir))?;
-        let tmp = dir.join(format!(".{hash}.json.tmp-{}", std::process::id()));
-        std::fs::write(&tmp, serde_json::to_string_pretty(failure).expect("a failure serialises")).map_err(io_error(&tmp))?;
+        let tmp = write_temp(dir, hash, &serde_json::to_string_pretty(failure).expect("a failure serialises"))?;
         std::fs::rename(&tmp, &path).map_err(io_error(&path))
     }
 

@@ -273,8 +273,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// Keeps why `cell` could not run beside the ledger (the report lists it; a re-run retries it).
 fn record_failure(ledger: &Ledger, cell: &Cell, reason: &str) -> Result<(), LedgerError> {
-    let failed_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    ledger.record_failure(&cell.hash(), &FailedCell { cell: cell.clone(), hash: cell.hash(), reason: reason.to_string(), failed_at })
+    ledger.record_failure(&cell.hash(), &FailedCell { cell: cell.clone(), hash: cell.hash(), reason: reason.to_string(), failed_at: ledger::unix_now() })
 }
 
 /// Why a child process ended without success: the signal that killed it (the OOM killer's
@@ -300,6 +299,9 @@ fn child_failure(out: &Output, error_of: &dyn Fn(&Output) -> String) -> String {
 
 /// What a `cell` child prints when another process holds the cell's lock.
 pub const RUNNING_ELSEWHERE: &str = "running elsewhere";
+
+/// What a `cell` child prints when another run had recorded the cell already.
+pub const FINISHED_MEANWHILE: &str = "finished meanwhile";
 
 /// Whether a new child may start beside `running` others when a cell of its model needed
 /// `need` bytes at its peak (0: not measured yet) and `available` bytes are free: the first
@@ -373,7 +375,7 @@ pub fn run_in_children(todo: &[Cell], ledger: &Ledger, children: Children<'_>, p
                     Ok(r) => {
                         let peak = peak_by_model.entry(cell.model.clone()).or_default();
                         *peak = (*peak).max(r.cost.peak_rss_bytes);
-                        let recorded = if said.contains("finished meanwhile") {
+                        let recorded = if said.contains(FINISHED_MEANWHILE) {
                             Recorded::FinishedMeanwhile
                         } else {
                             Recorded::Recorded

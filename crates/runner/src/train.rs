@@ -92,16 +92,21 @@ pub fn checkpoint_for(name: &str, results_dir: &Path, hub: &hub::Hub) -> Result<
 }
 
 /// The commit of the source tree this binary was built from and whether that tree has
-/// uncommitted changes (to tracked files), asked of git at run time; `None` without git or
-/// outside a checkout (e.g. a copied binary on a cluster node).
+/// uncommitted changes (to tracked files), asked of git once per process; `None` without git
+/// or outside a checkout (e.g. a copied binary on a cluster node).
 pub fn code_version() -> Option<ledger::CodeVersion> {
-    let git = |args: &[&str]| {
-        let out = std::process::Command::new("git").arg("-C").arg(env!("CARGO_MANIFEST_DIR")).args(args).output().ok()?;
-        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-    };
-    let commit = git(&["rev-parse", "HEAD"])?;
-    let dirty = !git(&["status", "--porcelain", "--untracked-files=no"])?.is_empty();
-    Some(ledger::CodeVersion { commit, dirty })
+    static VERSION: std::sync::OnceLock<Option<ledger::CodeVersion>> = std::sync::OnceLock::new();
+    VERSION
+        .get_or_init(|| {
+            let git = |args: &[&str]| {
+                let out = std::process::Command::new("git").arg("-C").arg(env!("CARGO_MANIFEST_DIR")).args(args).output().ok()?;
+                out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+            };
+            let commit = git(&["rev-parse", "HEAD"])?;
+            let dirty = !git(&["status", "--porcelain", "--untracked-files=no"])?.is_empty();
+            Some(ledger::CodeVersion { commit, dirty })
+        })
+        .clone()
 }
 
 /// Peak resident set size of this process (VmHWM), in bytes.
@@ -153,7 +158,7 @@ pub fn run_cell(cell: &Cell, opts: &RunOptions) -> Result<CellResult, RunError> 
             device_peak_bytes: trained.device_peak_bytes,
             device: opts.device_name.clone(),
         },
-        finished_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        finished_at: ledger::unix_now(),
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
         code: code_version(),
     })
@@ -406,11 +411,8 @@ fn dropout_seed(seed: u64, epoch: u64) -> u64 {
 /// inspection) so that the cell starts afresh. Returns where it went.
 pub fn move_partial_aside(partial_dir: &Path, hash: &str) -> Result<PathBuf, RunError> {
     let aside = (1..).map(|n| partial_dir.join(format!("{hash}.corrupt-{n}"))).find(|p| !p.exists()).expect("a free name");
-    for dir in [partial_dir.join(hash), partial_dir.join(hash).with_extension("old")] {
-        if dir.exists() {
-            std::fs::rename(&dir, &aside).map_err(|e| RunError::msg(format!("{}: {e}", dir.display())))?;
-            break;
-        }
+    if let Some(found) = find_partial(&partial_dir.join(hash)) {
+        std::fs::rename(&found, &aside).map_err(|e| RunError::msg(format!("{}: {e}", found.display())))?;
     }
     discard_partial(partial_dir, hash)?;
     Ok(aside)
