@@ -42,11 +42,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Pretrain the mini suite's models (a tiny ViT and a tiny BERT) into results/models/.
+    /// Pretrain the mini suite's models (a tiny ViT, BERT and GPT-2) into results/models/.
     Pretrain {
         /// Which suite (only `mini` has models to pretrain).
         #[arg(value_parser = ["mini"])]
         suite: String,
+        /// Only these mini models (comma-separated; default: all).
+        #[arg(long, value_delimiter = ',')]
+        models: Vec<String>,
         /// Pretrain again even if the checkpoints exist.
         #[arg(long)]
         force: bool,
@@ -91,7 +94,7 @@ fn main() -> Result<()> {
         Command::Datasets { json } => datasets::run(json),
         Command::Bench { which } => bench_layers::run(which),
         Command::Report(args) => report_cmd::run(args),
-        Command::Pretrain { suite: _, force, device, results } => reproduce::pretrain_missing(&results, device, force),
+        Command::Pretrain { suite: _, models, force, device, results } => reproduce::pretrain_missing(&results, device, force, &models),
         Command::Reproduce { table, grid } => reproduce::reproduce(table, grid),
         Command::Ablate { which, grid } => reproduce::ablate(which, grid),
         Command::Cell(args) => reproduce::cell(args),

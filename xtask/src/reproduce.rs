@@ -84,12 +84,19 @@ pub struct GridArgs {
     /// Cells run in parallel, each in its own process (threads are shared out among them);
     /// a new one starts only while the memory the finished ones needed still fits. Default:
     /// one per core for the mini suite (its models are too small to use many threads), one
-    /// for the paper suite.
+    /// for the paper suite. Even at 1 each cell has its own process, so that an abort or a
+    /// kill (the OOM killer) fails that cell alone.
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Checkpoint a cell after an epoch only if the epoch took at least this long (seconds):
+    /// shorter ones are cheaper to redo after a kill than to write.
+    #[arg(long, default_value_t = 30.0)]
+    pub checkpoint_min_epoch_s: f64,
     /// Write a Slurm job-array script (one cell per task) instead of running.
     #[arg(long)]
     pub slurm: bool,
+    #[command(flatten)]
+    pub slurm_resources: SlurmArgs,
     /// Print the grid and an estimate of its cost; run nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -102,6 +109,33 @@ pub struct GridArgs {
     /// The experiment file (default: experiments/paper/table7.toml or experiments/mini/table2.toml).
     #[arg(long)]
     pub experiment_file: Option<PathBuf>,
+}
+
+/// What the tasks of a `--slurm` array ask for; each default is sized from the grid (the
+/// largest peak memory the model's finished cells measured, else its parameter count; twice
+/// the longest finished cell, else 1 h for a mini model and 24 h otherwise; one core for a
+/// mini model) and capped at the largest node `sinfo` reports.
+#[derive(Args, Clone, Debug, Default)]
+#[command(next_help_heading = "Slurm (with --slurm)")]
+pub struct SlurmArgs {
+    /// The partition (default: the cluster's default partition).
+    #[arg(long)]
+    pub slurm_partition: Option<String>,
+    /// CPUs per task.
+    #[arg(long)]
+    pub slurm_cpus: Option<usize>,
+    /// Memory per task: MiB, or with M, G or T (`16G`).
+    #[arg(long, value_parser = runner::slurm::parse_mem)]
+    pub slurm_mem: Option<u64>,
+    /// Time limit per task: minutes, H:MM:SS or D-HH:MM:SS.
+    #[arg(long, value_parser = runner::slurm::parse_time)]
+    pub slurm_time: Option<u64>,
+    /// GPUs per task (default: 1 for --device wgpu/cuda, else 0).
+    #[arg(long)]
+    pub slurm_gpus: Option<usize>,
+    /// At most this many tasks at once (`--array=…%N`).
+    #[arg(long)]
+    pub slurm_max_parallel: Option<usize>,
 }
 
 impl GridArgs {
@@ -164,30 +198,20 @@ fn run_grid(name: &str, experiment: &str, cells: Vec<Cell>, args: &GridArgs) -> 
     if args.dry_run {
         return dry_run(&cells, &todo, &ledger);
     }
-    if args.slurm {
-        let o = runner::slurm::SlurmOptions {
-            partition: None,
-            gpus_per_task: usize::from(args.device != DeviceArg::Cpu),
-            cpus_per_task: 8,
-            mem_gb: 64,
-            time: "24:00:00".into(),
-            device: format!("{:?}", args.device).to_lowercase(),
-            max_parallel: None,
-        };
-        let script = runner::slurm::write_array(&args.results.join("slurm"), name, &todo, &args.results, experiment, &o)?;
-        println!("wrote {}: submit it with `sbatch {}` from the repository root", script.display(), script.display());
-        println!("then `cargo xtask report` builds the tables from whatever has finished");
-        return Ok(());
+    let mini_models = mini_models_of(&todo);
+    if !mini_models.is_empty() {
+        // Before a Slurm array is written too: its tasks find the models in place.
+        pretrain_missing(&args.results, args.device, false, &mini_models)?;
     }
-    if !todo.is_empty() && args.suite == Suite::Mini {
-        pretrain_missing(&args.results, args.device, false)?;
+    if args.slurm {
+        return write_slurm_array(name, experiment, &todo, &ledger, args);
     }
     let started = Instant::now();
     let jobs = args.jobs.unwrap_or(match args.suite {
         Suite::Mini => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         Suite::Paper => 1,
     });
-    let failures = if jobs <= 1 { run_here(&todo, &ledger, args)? } else { run_children(&todo, &ledger, experiment, jobs, args)? };
+    let failures = run_children(&todo, &ledger, experiment, jobs.max(1), args)?;
     println!("{name}: {} cells run in {:.1} s", todo.len() - failures.len(), started.elapsed().as_secs_f64());
     report_site(&args.results)?;
     if !failures.is_empty() {
@@ -196,6 +220,40 @@ fn run_grid(name: &str, experiment: &str, cells: Vec<Cell>, args: &GridArgs) -> 
         }
         bail!("{} of {} cells failed (the others are recorded; re-run to retry the failed ones)", failures.len(), todo.len());
     }
+    Ok(())
+}
+
+fn write_slurm_array(name: &str, experiment: &str, todo: &[Cell], ledger: &Ledger, args: &GridArgs) -> Result<()> {
+    let device = format!("{:?}", args.device).to_lowercase();
+    let sizing = runner::slurm::size_for(todo, ledger, &device, runner::slurm::node_limits());
+    let a = &args.slurm_resources;
+    let d = sizing.resources;
+    let resources = runner::slurm::Resources {
+        cpus_per_task: a.slurm_cpus.unwrap_or(d.cpus_per_task),
+        mem_mib: a.slurm_mem.unwrap_or(d.mem_mib),
+        time_minutes: a.slurm_time.unwrap_or(d.time_minutes),
+        gpus_per_task: a.slurm_gpus.unwrap_or(d.gpus_per_task),
+    };
+    let o = runner::slurm::SlurmOptions {
+        resources: resources.clone(),
+        partition: a.slurm_partition.clone(),
+        device,
+        max_parallel: a.slurm_max_parallel,
+        repo_root: std::env::current_dir()?,
+    };
+    let script = runner::slurm::write_array(&args.results.join("slurm"), name, todo, &args.results, experiment, &o)?;
+    println!(
+        "each task: {} CPUs, {} MiB, {}, {} GPUs",
+        resources.cpus_per_task,
+        resources.mem_mib,
+        runner::slurm::format_time(resources.time_minutes),
+        resources.gpus_per_task
+    );
+    for why in &sizing.reasons {
+        println!("  {why}");
+    }
+    println!("wrote {}: submit it with `sbatch {}`", script.display(), script.display());
+    println!("then `cargo xtask report` builds the tables from whatever has finished");
     Ok(())
 }
 
@@ -227,14 +285,25 @@ fn dry_run(cells: &[Cell], todo: &[Cell], ledger: &Ledger) -> Result<()> {
     Ok(())
 }
 
-/// Pretrains every mini model that is missing (or whose pretraining configuration changed).
-/// The models pretrain side by side, one thread each: their small matrices keep burn-flex
-/// on about one core per model, so on two cores this halves the wait (measured: 181 s one
-/// after another).
-pub fn pretrain_missing(results: &Path, device: DeviceArg, force: bool) -> Result<()> {
+/// The distinct mini models of `cells`.
+fn mini_models_of(cells: &[Cell]) -> Vec<String> {
+    let mut models: Vec<String> = cells.iter().filter(|c| runner::mini::names().contains(&c.model.as_str())).map(|c| c.model.clone()).collect();
+    models.sort();
+    models.dedup();
+    models
+}
+
+/// Pretrains the mini models among `only` (all of them when empty) that are missing, or whose
+/// pretraining configuration changed. The models pretrain side by side, one thread each: their small matrices keep
+/// burn-flex on about one core per model, so on two cores this halves the wait (measured:
+/// 181 s one after another).
+pub fn pretrain_missing(results: &Path, device: DeviceArg, force: bool, only: &[String]) -> Result<()> {
     let dev = device.device()?;
+    if let Some(bad) = only.iter().find(|m| !runner::mini::names().contains(&m.as_str())) {
+        bail!("`{bad}` is not a mini model (they are: {})", runner::mini::names().join(", "));
+    }
     let mut todo = Vec::new();
-    for m in runner::mini::names() {
+    for m in runner::mini::names().into_iter().filter(|m| only.is_empty() || only.iter().any(|o| o == m)) {
         let cfg = PretrainConfig::default_for(m).expect("a mini model has a pretraining configuration");
         if !force && is_pretrained(results, &cfg) {
             println!("{m}: pretrained already ({})", runner::mini::model_dir(results, m).display());
@@ -282,15 +351,24 @@ fn options(results: &Path, ledger: &Ledger, device: DeviceArg) -> Result<RunOpti
     Ok(RunOptions::new(results, ledger.partial_dir(), device.device()?, &format!("{device:?}").to_lowercase()))
 }
 
-/// Progress bars over a grid: cells done, and (in process) the batches of the current epoch;
-/// one summary line per finished cell.
+/// Progress over a grid: a bar of cells done and one summary line per finished cell. At
+/// `--jobs 1` the cell's own process draws the bar of its batches instead, and this prints
+/// a line as each cell starts.
 struct Bars {
     cells: ProgressBar,
+    /// `[k/n] cell` lines instead of the cells bar.
+    lines: bool,
+    started: usize,
 }
 
 impl GridProgress for Bars {
     fn started(&mut self, cell: &Cell) {
-        self.cells.set_message(cell.label());
+        self.started += 1;
+        if self.lines {
+            println!("[{}/{}] {}", self.started, self.cells.length().unwrap_or(0), cell.label());
+        } else {
+            self.cells.set_message(cell.label());
+        }
     }
 
     fn finished(&mut self, cell: &Cell, outcome: &CellOutcome) {
@@ -299,18 +377,6 @@ impl GridProgress for Bars {
         }
         self.cells.inc(1);
     }
-}
-
-fn run_here(todo: &[Cell], ledger: &Ledger, args: &GridArgs) -> Result<runner::grid::Failures> {
-    let multi = MultiProgress::new();
-    let cells = multi.add(ProgressBar::new(todo.len() as u64).with_style(bar_style()));
-    let batches = multi.add(ProgressBar::new(0).with_style(bar_style()));
-    let mut opts = options(&args.results, ledger, args.device)?;
-    opts.batch_bar = Some(batches.clone());
-    let failures = runner::grid::run_in_process(todo, ledger, &opts, args.force, &mut Bars { cells: cells.clone() })?;
-    batches.finish_and_clear();
-    cells.finish_and_clear();
-    Ok(failures)
 }
 
 /// One line per finished cell.
@@ -336,20 +402,32 @@ fn run_children(todo: &[Cell], ledger: &Ledger, experiment: &str, jobs: usize, a
     let exe = std::env::current_exe()?;
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let threads = (cores / jobs).max(1);
-    let bar = ProgressBar::new(todo.len() as u64).with_style(bar_style());
+    // One at a time, the child has the terminal: its bar of batches and its errors show as
+    // they happen.
+    let alone = jobs == 1;
+    let bar = if alone { ProgressBar::hidden() } else { ProgressBar::new(todo.len() as u64).with_style(bar_style()) };
+    bar.set_length(todo.len() as u64);
     let mut spawn = |cell: &Cell| {
         Command::new(&exe)
             .args(["cell", "--results", &args.results.display().to_string(), "--experiment", experiment])
             .args(["--device", &format!("{:?}", args.device).to_lowercase(), "--cell", &serde_json::to_string(cell).expect("a cell serialises")])
+            .args(["--checkpoint-min-epoch-s", &args.checkpoint_min_epoch_s.to_string()])
             .args(if args.force { vec!["--force"] } else { vec![] })
+            .args(if alone { vec!["--progress"] } else { vec![] })
             .env("RAYON_NUM_THREADS", threads.to_string())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(if alone { Stdio::inherit() } else { Stdio::piped() })
             .spawn()
     };
-    let error_of = |out: &Output| child_error(&String::from_utf8_lossy(&out.stderr));
+    let error_of = |out: &Output| {
+        if alone {
+            format!("the cell's process exited with {} (its error is printed above)", out.status)
+        } else {
+            child_error(&String::from_utf8_lossy(&out.stderr))
+        }
+    };
     let children = Children { jobs, spawn: &mut spawn, error_of: &error_of, available: &runner::grid::mem_available_bytes };
-    let failures = runner::grid::run_in_children(todo, ledger, children, &mut Bars { cells: bar.clone() })?;
+    let failures = runner::grid::run_in_children(todo, ledger, children, &mut Bars { cells: bar.clone(), lines: alone, started: 0 })?;
     bar.finish_and_clear();
     Ok(failures)
 }
@@ -368,6 +446,13 @@ pub struct CellArgs {
     pub device: DeviceArg,
     #[arg(long)]
     pub force: bool,
+    /// Checkpoint after an epoch only if it took at least this long (seconds); the Slurm
+    /// script passes 0 so that a SIGTERM loses at most the epoch under way.
+    #[arg(long, default_value_t = 30.0)]
+    pub checkpoint_min_epoch_s: f64,
+    /// Draw a bar of the batches of each epoch (on stderr).
+    #[arg(long)]
+    pub progress: bool,
 }
 
 pub fn cell(args: CellArgs) -> Result<()> {
@@ -377,9 +462,23 @@ pub fn cell(args: CellArgs) -> Result<()> {
     }
     let cell = runner::grid::validate(vec![cell])?.remove(0);
     let ledger = Ledger::of_experiment(&args.results, &cell.suite, &args.experiment);
+    let mut opts = options(&args.results, &ledger, args.device)?;
+    opts.checkpoint_min_epoch_s = args.checkpoint_min_epoch_s;
+    if args.progress {
+        opts.batch_bar = Some(ProgressBar::new(0).with_style(bar_style()));
+    }
+    let stop = runner::grid::stop_on_sigterm()?;
+    opts.stop = Some(stop.clone());
     // A finished cell is found by `run_locked` (under the lock) and reported as such.
-    let outcome = runner::grid::run_locked(&cell, &ledger, &options(&args.results, &ledger, args.device)?, args.force)?;
+    let outcome = runner::grid::run_locked(&cell, &ledger, &opts, args.force)?;
+    if let Some(b) = &opts.batch_bar {
+        b.finish_and_clear();
+    }
     if let CellOutcome::Failed(why) = &outcome {
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            eprintln!("Error: {why}");
+            std::process::exit(runner::slurm::INTERRUPTED_EXIT);
+        }
         bail!("{why}");
     }
     if let Some(line) = outcome_line(&cell, &outcome) {

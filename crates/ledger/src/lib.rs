@@ -17,4 +17,4 @@ pub mod store;
 
 pub use bench::StepRecord;
 pub use cell::{Cell, CellResult, CodeVersion, Cost, EpochRecord, FailedCell, Hyper, Outcome, ParamCounts, ScheduleKind, Selection, unix_now};
-pub use store::{Ledger, LedgerError, config_hash, experiment_dir, runs_dir};
+pub use store::{Ledger, LedgerError, config_hash, experiment_dir, runs_dir, write_durably};

@@ -58,6 +58,24 @@ fn write_temp(dir: &Path, hash: &str, text: &str) -> Result<PathBuf, LedgerError
     Ok(tmp)
 }
 
+/// Writes a file beside the ledger (a Slurm cell list, a script) as the ledger writes its own:
+/// complete and fsynced under a temporary name, renamed into place, the directory fsynced.
+/// A reader never sees half of it.
+pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), LedgerError> {
+    use std::io::Write;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(io_error(path))?;
+    sync_dir(dir)
+}
+
 /// Flushes a directory's entries (a new or renamed file's name) to the disk.
 fn sync_dir(dir: &Path) -> Result<(), LedgerError> {
     std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io_error(dir))
@@ -192,6 +210,11 @@ impl Ledger {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_error(&self.failed_path(hash))(e)),
             _ => Ok(()),
         }
+    }
+
+    /// The recorded failure of cell `hash`, if there is one and it parses as `R`.
+    pub fn failure<R: DeserializeOwned>(&self, hash: &str) -> Option<R> {
+        std::fs::read_to_string(self.failed_path(hash)).ok().and_then(|t| serde_json::from_str(&t).ok())
     }
 
     /// Every recorded failure that parses as `R`, sorted by file name.

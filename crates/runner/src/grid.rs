@@ -277,8 +277,8 @@ fn record_failure(ledger: &Ledger, cell: &Cell, reason: &str) -> Result<(), Ledg
 }
 
 /// Why a child process ended without success: the signal that killed it (the OOM killer's
-/// SIGKILL, a SIGTERM…), else what it reported.
-fn child_failure(out: &Output, error_of: &dyn Fn(&Output) -> String) -> String {
+/// SIGKILL, a SIGTERM…), else the failure it recorded itself, else what its stderr said.
+fn child_failure(out: &Output, recorded: Option<String>, error_of: &dyn Fn(&Output) -> String) -> String {
     use std::os::unix::process::ExitStatusExt;
     match out.status.signal() {
         Some(sig) => {
@@ -293,8 +293,16 @@ fn child_failure(out: &Output, error_of: &dyn Fn(&Output) -> String) -> String {
             };
             format!("the cell's process was killed by signal {sig} {name}").trim_end().to_string()
         }
-        None => error_of(out),
+        None => recorded.unwrap_or_else(|| error_of(out)),
     }
+}
+
+/// A flag SIGTERM raises from now on in this process (for [`RunOptions::stop`]): the cell
+/// under way stops after its batch instead of dying with its epoch half done.
+pub fn stop_on_sigterm() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>, RunError> {
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, flag.clone()).map_err(|e| RunError::msg(format!("installing the SIGTERM handler: {e}")))?;
+    Ok(flag)
 }
 
 /// What a `cell` child prints when another process holds the cell's lock.
@@ -327,7 +335,8 @@ pub struct Children<'a> {
     pub jobs: usize,
     /// Starts the process that runs and records one cell (`cargo xtask cell …`).
     pub spawn: &'a mut dyn FnMut(&Cell) -> std::io::Result<Child>,
-    /// The error a failed child reported, from its stderr.
+    /// The error a failed child reported, from its stderr (used when the child recorded no
+    /// failure of its own: it failed before it could).
     pub error_of: &'a dyn Fn(&Output) -> String,
     /// Memory available now (the guard's input; [`mem_available_bytes`] outside tests).
     pub available: &'a dyn Fn() -> u64,
@@ -338,7 +347,7 @@ pub struct Children<'a> {
 /// child records its own result; the parent reads it back from the ledger.
 pub fn run_in_children(todo: &[Cell], ledger: &Ledger, children: Children<'_>, progress: &mut dyn GridProgress) -> Result<Failures, RunError> {
     let mut queue: VecDeque<&Cell> = todo.iter().collect();
-    let mut running: Vec<(Child, &Cell)> = Vec::new();
+    let mut running: Vec<(Child, &Cell, u64)> = Vec::new();
     let mut failures = Vec::new();
     // The largest peak a finished cell of each model needed (host memory).
     let mut peak_by_model: BTreeMap<String, u64> = BTreeMap::new();
@@ -353,7 +362,7 @@ pub fn run_in_children(todo: &[Cell], ledger: &Ledger, children: Children<'_>, p
             }
             let cell = queue.pop_front().expect("non-empty");
             progress.started(cell);
-            running.push(((children.spawn)(cell).map_err(io)?, cell));
+            running.push(((children.spawn)(cell).map_err(io)?, cell, ledger::unix_now()));
         }
         if running.is_empty() {
             break;
@@ -365,7 +374,7 @@ pub fn run_in_children(todo: &[Cell], ledger: &Ledger, children: Children<'_>, p
                 i += 1;
                 continue;
             }
-            let (child, cell) = running.swap_remove(i);
+            let (child, cell, spawned_at) = running.swap_remove(i);
             let out = child.wait_with_output().map_err(io)?;
             let said = String::from_utf8_lossy(&out.stdout).to_string();
             let outcome = if out.status.success() && said.contains(RUNNING_ELSEWHERE) {
@@ -385,7 +394,8 @@ pub fn run_in_children(todo: &[Cell], ledger: &Ledger, children: Children<'_>, p
                     Err(e) => CellOutcome::Failed(format!("the cell's process ended well but its result is not readable: {e}")),
                 }
             } else {
-                CellOutcome::Failed(child_failure(&out, children.error_of))
+                let recorded = ledger.failure::<FailedCell>(&cell.hash()).filter(|f| f.failed_at >= spawned_at).map(|f| f.reason);
+                CellOutcome::Failed(child_failure(&out, recorded, children.error_of))
             };
             if let CellOutcome::Failed(why) = &outcome {
                 record_failure(ledger, cell, why)?;
@@ -634,5 +644,38 @@ mod tests {
         assert_eq!(ledger.failures::<FailedCell>().len(), 2, "both failures are kept");
         assert_eq!(most, 2, "never more than --jobs children");
         assert_eq!(live.load(std::sync::atomic::Ordering::SeqCst), 0, "every started cell ended");
+    }
+
+    /// At `--jobs 1` too a cell runs in its own process: an abort fails that cell alone, and a
+    /// child that recorded why it failed is taken at its word (its stderr is the terminal's).
+    #[test]
+    fn one_child_at_a_time_isolates_aborts_and_keeps_the_recorded_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::of_experiment(dir.path(), "mini", "main");
+        let cells: Vec<Cell> = (0..3).map(|s| cell("mini-encoder", "lora", s)).collect();
+        ledger.record(&cells[2].hash(), &result(&cells[2], 1.0, 0.5), false).unwrap();
+        let said = FailedCell { cell: cells[1].clone(), hash: cells[1].hash(), reason: "mini-sentiment: no such file".into(), failed_at: ledger::unix_now() };
+        let mut spawn = |c: &Cell| {
+            if c.seed == 1 {
+                ledger.record_failure(&c.hash(), &said).unwrap();
+            }
+            let script = match c.seed {
+                0 => "kill -ABRT $$",
+                1 => "exit 1",
+                _ => "true",
+            };
+            std::process::Command::new("sh").args(["-c", script]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::inherit()).spawn()
+        };
+        let error_of = |_: &Output| "nothing on stderr".to_string();
+        let children = Children { jobs: 1, spawn: &mut spawn, error_of: &error_of, available: &|| u64::MAX };
+        let failures = run_in_children(&cells, &ledger, children, &mut Quiet).unwrap();
+        assert_eq!(
+            failures,
+            vec![
+                (cells[0].label(), "the cell's process was killed by signal 6 SIGABRT".to_string()),
+                (cells[1].label(), "mini-sentiment: no such file".to_string()),
+            ]
+        );
+        assert!(ledger.is_finished(&cells[2].hash()), "the grid went on after the abort");
     }
 }

@@ -42,6 +42,8 @@ pub enum RunError {
     Ledger(#[from] ledger::LedgerError),
     #[error("stopped after epoch {epoch} as asked (a partial checkpoint is kept for resuming)")]
     Interrupted { epoch: usize },
+    #[error("stopped by a signal in epoch {epoch} (SIGTERM: a time limit, preemption or scancel); a re-run resumes from the last partial checkpoint")]
+    Stopped { epoch: usize },
     #[error("partial checkpoint {path} cannot be resumed from: {message}")]
     UnusablePartial { path: std::path::PathBuf, message: String },
     #[error("{0}")]

@@ -46,6 +46,9 @@ pub struct RunOptions {
     pub checkpoint_min_epoch_s: f64,
     /// Stop after this many epochs as if killed (tests of resuming).
     pub stop_after_epochs: Option<usize>,
+    /// Raised by a signal handler (SIGTERM): the cell stops after the batch under way with
+    /// [`RunError::Stopped`], leaving its last partial checkpoint to resume from.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// Evaluation batch size.
     pub eval_batch_size: usize,
 }
@@ -60,6 +63,7 @@ impl RunOptions {
             batch_bar: None,
             checkpoint_min_epoch_s: 30.0,
             stop_after_epochs: None,
+            stop: None,
             eval_batch_size: 64,
         }
     }
@@ -378,6 +382,9 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
             state.samples += idx.len();
             if let Some(b) = bar {
                 b.inc(1);
+            }
+            if opts.stop.as_ref().is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) {
+                return Err(RunError::Stopped { epoch });
             }
         }
         state.train_s += epoch_start.elapsed().as_secs_f64();
