@@ -5,6 +5,7 @@ mod bench;
 mod bench_layers;
 mod bench_ops;
 mod bench_step;
+mod chaos;
 mod datasets;
 mod device;
 mod methods;
@@ -72,6 +73,9 @@ enum Command {
         #[command(flatten)]
         grid: reproduce::GridArgs,
     },
+    /// Kill a small mini grid at random moments and check that no result is lost, rewritten or
+    /// unreadable and that every cell ends as an uninterrupted run's.
+    Chaos(chaos::ChaosArgs),
     /// Run one cell given as JSON and record it (used by --jobs and Slurm array tasks).
     #[command(hide = true)]
     Cell(reproduce::CellArgs),
@@ -98,5 +102,6 @@ fn main() -> Result<()> {
         Command::Reproduce { table, grid } => reproduce::reproduce(table, grid),
         Command::Ablate { which, grid } => reproduce::ablate(which, grid),
         Command::Cell(args) => reproduce::cell(args),
+        Command::Chaos(args) => chaos::chaos(args),
     }
 }

@@ -7,10 +7,13 @@
 //! - [`store`]: the path layout under the results directory ([`experiment_dir`]) and the
 //!   [`Ledger`] of one experiment: one JSON file per cell, keyed by the SHA-256 of the cell's
 //!   canonical JSON ([`config_hash`]), written atomically and never silently overwritten;
-//! - [`bench`]: the step benchmark's records ([`StepRecord`]) and their file.
+//! - [`bench`]: the step benchmark's records ([`StepRecord`]) and their file;
+//! - [`audit`]: checks from outside that a ledger under kills loses, rewrites and corrupts
+//!   nothing ([`audit::Audit`]), and how far two runs' numbers of a cell differ.
 //!
 //! It must not depend on tensors, models or data sets: a reader of results needs serde only.
 
+pub mod audit;
 pub mod bench;
 pub mod cell;
 pub mod store;
