@@ -9,9 +9,15 @@ pub fn escape(s: &str) -> String {
 /// What a [`Note`] says, e.g. "seed 2 diverged at epoch 3; 1 seed without a value".
 pub fn note_text(n: &Note) -> String {
     let mut parts: Vec<String> = n.diverged.iter().map(|(s, e)| format!("seed {s} diverged at epoch {e}")).collect();
-    match n.without_value.len() {
+    let seeds = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+    if !n.not_a_number.is_empty() {
+        let s = if n.not_a_number.len() == 1 { "" } else { "s" };
+        parts.push(format!("seed{s} {}: NaN (not averaged)", seeds(&n.not_a_number)));
+    }
+    let missing: Vec<u64> = n.without_value.iter().copied().filter(|s| !n.not_a_number.contains(s)).collect();
+    match missing.len() {
         0 => {}
-        1 => parts.push(format!("seed {} without a value (not averaged)", n.without_value[0])),
+        1 => parts.push(format!("seed {} without a value (not averaged)", missing[0])),
         k => parts.push(format!("{k} seeds without a value (not averaged)")),
     }
     parts.join("; ")
@@ -54,6 +60,8 @@ fn cell_html(t: &Table, r: &Row, c: Option<&crate::table::CellStats>, note: &Not
     let Some(c) = c else {
         return if note.is_empty() {
             "<td class=\"missing\">–</td>".into()
+        } else if !note.not_a_number.is_empty() {
+            format!("<td class=\"missing\">NaN{note_html}</td>")
         } else {
             format!("<td class=\"missing\">no value{note_html}</td>")
         };
@@ -201,5 +209,20 @@ mod tests {
         assert!(h.contains("50.00 ± 0.00<br><span class=\"diverged\">⚠ seed 1 diverged at epoch 4</span>"), "{h}");
         let csv = tables_csv(&[("paper", &t)]);
         assert!(csv.contains("paper,\"t, with a comma\",m,d,accuracy,lora,,,0,,,,,,,0@2,0\n"), "{csv}");
+    }
+
+    /// A NaN metric (a perplexity of no target token) is shown as NaN, apart from missing ones.
+    #[test]
+    fn nan_values_are_shown_as_nan() {
+        let runs = vec![
+            RunResult { value: Some(f64::NAN), ..run("m", "d", "lora", 0, 0.0) },
+            RunResult { value: Some(f64::NAN), ..run("m", "d", "cla", 0, 0.0) },
+            run("m", "d", "cla", 1, 40.0),
+            RunResult { value: None, ..run("m", "d", "cla", 2, 0.0) },
+        ];
+        let t = build_table("t", &runs, &["lora", "cla"], &[], &|_, _, _| None);
+        let h = table_html(&t);
+        assert!(h.contains("<td class=\"missing\">NaN<br><span class=\"diverged\">⚠ seed 0: NaN (not averaged)</span></td>"), "{h}");
+        assert!(h.contains("40.00 ± 0.00<br><span class=\"diverged\">⚠ seed 0: NaN (not averaged); seed 2 without a value (not averaged)</span>"), "{h}");
     }
 }

@@ -50,8 +50,11 @@ pub struct CellStats {
 pub struct Note {
     /// (seed, epoch) of every diverged seed.
     pub diverged: Vec<(u64, usize)>,
-    /// Seeds excluded from the mean because they have no value.
+    /// Seeds excluded from the mean because they have no finite value.
     pub without_value: Vec<u64>,
+    /// Those of them whose value is NaN (a metric of nothing, e.g. a perplexity with every
+    /// target cut away): shown as NaN, not as a missing value.
+    pub not_a_number: Vec<u64>,
 }
 
 impl Note {
@@ -158,9 +161,13 @@ pub fn build_table(
                         if !r.value.is_some_and(f64::is_finite) {
                             note.without_value.push(r.seed);
                         }
+                        if r.value.is_some_and(f64::is_nan) {
+                            note.not_a_number.push(r.seed);
+                        }
                     }
                     note.diverged.sort();
                     note.without_value.sort();
+                    note.not_a_number.sort();
                     notes.push(note);
                     let values: Vec<f64> = mine.iter().filter_map(|r| r.value).filter(|v| v.is_finite()).collect();
                     let (mean, std) = mean_std(&values)?;
@@ -394,10 +401,10 @@ pub(crate) mod tests {
         let row = &t.rows[0];
         let lora = row.cells[0].as_ref().unwrap();
         assert_eq!((lora.mean, lora.std, lora.seeds), (82.0, 2.0, 3));
-        assert_eq!(row.notes[0], Note { diverged: vec![(2, 3)], without_value: vec![] });
+        assert_eq!(row.notes[0], Note { diverged: vec![(2, 3)], without_value: vec![], not_a_number: vec![] });
         let cla = row.cells[1].as_ref().unwrap();
         assert_eq!((cla.mean, cla.seeds), (70.0, 1));
-        assert_eq!(row.notes[1], Note { diverged: vec![(0, 1)], without_value: vec![0] });
+        assert_eq!(row.notes[1], Note { diverged: vec![(0, 1)], without_value: vec![0], not_a_number: vec![] });
     }
 
     #[test]

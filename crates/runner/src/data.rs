@@ -90,9 +90,13 @@ impl EncodedData {
                 let encoding = TextEncoding::CausalLm { bos: config_id(&json, "bos_token_id"), eos };
                 // The loss never looks at padding, so any id pads; eos is what GPT-2 uses.
                 let pad_id = config_id(&json, "pad_token_id").unwrap_or(eos);
-                let enc = |examples: Vec<Example>| encode_text(info.name, &examples, &tokenizer, encoding, max_length);
+                let enc = |examples: Vec<Example>, split: &str| {
+                    let features = encode_text(info.name, &examples, &tokenizer, encoding, max_length)?;
+                    some_target_is_left(info.name, split, &features, max_length)?;
+                    Ok::<_, RunError>(features)
+                };
                 Ok(EncodedData::Text {
-                    splits: Splits { train: enc(splits.train)?, validation: enc(splits.validation)?, test: enc(splits.test)? },
+                    splits: Splits { train: enc(splits.train, "train")?, validation: enc(splits.validation, "validation")?, test: enc(splits.test, "test")? },
                     pad_id,
                     side: PaddingSide::Right,
                 })
@@ -153,6 +157,18 @@ impl EncodedData {
     }
 }
 
+/// A causal LM learns and is scored on its targets only: a `max_length` that truncates every
+/// example of a split to its prompt leaves nothing to train on or to score (the perplexity
+/// of no token is NaN), so it is refused with the length that would leave some target.
+fn some_target_is_left(dataset: &str, split: &str, features: &[TextFeatures], max_length: usize) -> Result<(), RunError> {
+    if features.is_empty() || features.iter().any(|f| f.input_ids.len() > f.prompt_len) {
+        return Ok(());
+    }
+    let shortest = features.iter().map(|f| f.prompt_len).min().unwrap_or(0);
+    let prompts = if shortest >= max_length { format!("every prompt alone takes {max_length} tokens or more") } else { format!("its shortest prompt takes {shortest} tokens with BOS") };
+    Err(RunError::msg(format!("max_length {max_length} cuts off every target of {dataset}'s {split} split ({prompts}): raise max_length so that the targets fit after their prompts")))
+}
+
 /// Shifts causal-LM labels (`[batch, seq]`, unshifted, `-100` = no loss) to next-token targets.
 fn lm_targets(labels: &datasets::batch::BatchLabels, b: usize, seq: usize, device: &Device) -> Targets {
     let datasets::batch::BatchLabels::Lm(labels) = labels else { unreachable!("an LM batch has LM labels") };
@@ -182,6 +198,16 @@ pub fn head_outputs(task: &Task) -> Result<usize, RunError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_max_length_that_cuts_every_target_is_refused() {
+        let row = |ids: usize, prompt_len: usize| TextFeatures { input_ids: vec![1; ids], token_type_ids: vec![0; ids], prompt_len, target: Target::Lm };
+        assert!(some_target_is_left("mini-data-to-text", "test", &[row(4, 4), row(6, 5)], 6).is_ok(), "one target token is enough");
+        let err = some_target_is_left("mini-data-to-text", "test", &[row(4, 4), row(4, 4)], 4).unwrap_err().to_string();
+        assert!(err.contains("max_length 4 cuts off every target of mini-data-to-text's test split") && err.contains("every prompt alone takes 4 tokens or more"), "{err}");
+        let err = some_target_is_left("d", "train", &[row(3, 3)], 8).unwrap_err().to_string();
+        assert!(err.contains("shortest prompt takes 3 tokens"), "{err}");
+    }
 
     /// Position t is trained to predict token t + 1; prompt and padding carry no loss.
     #[test]
