@@ -74,12 +74,32 @@ pub struct Hyper {
     pub rank: usize,
     pub alpha: f64,
     pub target_modules: Vec<String>,
+    /// How a trained dense A starts (`methods::AInit::name`: `normal-0.02`, the paper's, or
+    /// `kaiming-uniform`, HF PEFT's) for the methods that train one (LoRA, LoRA+, CoLA);
+    /// `None` for the others, whose hashes it leaves as they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub a_init: Option<String>,
     /// Chain methods reset their chain every this many epochs (`None`: never).
     pub chain_reset_every_epochs: Option<usize>,
     /// Clip the global L2 norm of the gradients (`None`: no clipping).
     pub grad_clip_global_norm: Option<f64>,
     pub best_epoch: Selection,
+    /// AdamW's (β₁, β₂) where they differ from (0.9, 0.999), and ε where it differs from 1e-8:
+    /// the defaults are left out so that a file stating them names the same cell as one that
+    /// does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adam_betas: Option<[f64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adam_eps: Option<f64>,
+    /// The image side the experiment expects (Table 7's ViT rows); the cell fails when the
+    /// checkpoint's preprocessor makes another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<usize>,
 }
+
+/// AdamW's defaults (PyTorch's and HF Trainer's), which a [`Hyper`] leaves unstated.
+pub const ADAM_BETAS: [f64; 2] = [0.9, 0.999];
+pub const ADAM_EPS: f64 = 1e-8;
 
 /// One experiment cell.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

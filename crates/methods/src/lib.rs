@@ -81,18 +81,41 @@ impl Selector {
 }
 
 /// How a dense (non-selector) A factor is initialised.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AInit {
     /// No dense A (selector methods, PaCA, FFT).
     None,
+    /// N(0, 0.02²): the paper's LoRA (§2.1: "LoRA initializes B = 0, A ∼ N(0, 0.02²)"), the
+    /// default of LoRA, LoRA+ and CoLA.
+    #[serde(rename = "normal-0.02")]
+    Normal002,
     /// Kaiming-uniform with a = √5 as PyTorch's `nn.Linear` and HF PEFT use for LoRA's A:
-    /// U(−1/√in, 1/√in).
+    /// U(−1/√in, 1/√in). HF PEFT's default; an experiment option (`a_init = "kaiming-uniform"`).
     KaimingUniform,
     /// The paper's Asymmetric LoRA and RAC-LoRA draw the frozen A "via a Normal distribution"
     /// without a scale. We choose N(0, 1/in) (standard deviation 1/√in, the same bound as
     /// LoRA's Kaiming-uniform A) so that A·x keeps the scale of x's coordinates.
     Gaussian,
+}
+
+impl AInit {
+    /// Every initialisation, for errors that list them.
+    pub const ALL: [AInit; 4] = [AInit::None, AInit::Normal002, AInit::KaimingUniform, AInit::Gaussian];
+
+    /// The name experiment files and the ledger use (as serde writes it).
+    pub fn name(self) -> &'static str {
+        match self {
+            AInit::None => "none",
+            AInit::Normal002 => "normal-0.02",
+            AInit::KaimingUniform => "kaiming-uniform",
+            AInit::Gaussian => "gaussian",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<AInit> {
+        AInit::ALL.into_iter().find(|a| a.name() == name)
+    }
 }
 
 /// One fine-tuning method of the paper.
@@ -152,18 +175,18 @@ pub const REGISTRY: &[MethodSpec] = &[
         name: "lora",
         paper_name: "LoRA",
         trains: Trains::FactorsAB,
-        a_init: AInit::KaimingUniform,
+        a_init: AInit::Normal002,
         selector: Selector::None,
         chained: false,
         sparse: false,
         default_lr_ratio_b: None,
-        summary: "ΔW = B·A, A Kaiming-uniform, B zeros, both train",
+        summary: "ΔW = B·A, A ~ N(0, 0.02²), B zeros, both train",
     },
     MethodSpec {
         name: "cola",
         paper_name: "CoLA",
         trains: Trains::FactorsAB,
-        a_init: AInit::KaimingUniform,
+        a_init: AInit::Normal002,
         selector: Selector::None,
         chained: true,
         sparse: false,
@@ -196,7 +219,7 @@ pub const REGISTRY: &[MethodSpec] = &[
         name: "lora-plus",
         paper_name: "LoRA+",
         trains: Trains::FactorsAB,
-        a_init: AInit::KaimingUniform,
+        a_init: AInit::Normal002,
         selector: Selector::None,
         chained: false,
         sparse: false,
@@ -346,6 +369,21 @@ mod tests {
         for t in TABLE2_METHODS {
             assert!(names.contains(t), "{t}");
         }
+    }
+
+    /// The names files and the ledger use are serde's, and the paper's LoRA init is LoRA's,
+    /// LoRA+'s and CoLA's default (§2.1).
+    #[test]
+    fn a_init_names_and_defaults() {
+        for a in AInit::ALL {
+            assert_eq!(serde_json::to_value(a).unwrap(), serde_json::Value::String(a.name().into()));
+            assert_eq!(AInit::from_name(a.name()), Some(a));
+        }
+        assert_eq!(AInit::from_name("kaiming"), None);
+        for m in ["lora", "lora-plus", "cola"] {
+            assert_eq!(method(m).unwrap().a_init, AInit::Normal002, "{m}");
+        }
+        assert_eq!(method("asym-lora").unwrap().a_init, AInit::Gaussian);
     }
 
     #[test]

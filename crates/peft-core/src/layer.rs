@@ -25,12 +25,16 @@ pub struct AdapterConfig {
     pub alpha: f64,
     /// Seed of the run; each layer draws from its own stream of it.
     pub seed: u64,
+    /// Overrides the method's initialisation of a dense A (`MethodSpec::a_init`), e.g.
+    /// HF PEFT's Kaiming-uniform for LoRA instead of the paper's N(0, 0.02²).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub a_init: Option<AInit>,
 }
 
 impl AdapterConfig {
-    /// The paper's setting: α = 2r.
+    /// The paper's setting: α = 2r, the method's own A initialisation.
     pub fn paper(rank: usize, seed: u64) -> Self {
-        Self { rank, alpha: 2.0 * rank as f64, seed }
+        Self { rank, alpha: 2.0 * rank as f64, seed, a_init: None }
     }
 
     pub fn scaling(&self) -> f64 {
@@ -156,6 +160,7 @@ fn dense_a(init: AInit, in_features: usize, rank: usize, rng: &mut Rng) -> Vec<f
     let bound = 1.0 / (in_features as f64).sqrt();
     (0..in_features * rank)
         .map(|_| match init {
+            AInit::Normal002 => (rng.normal() * 0.02) as f32,
             AInit::KaimingUniform => rng.uniform(-bound, bound) as f32,
             AInit::Gaussian => (rng.normal() * bound) as f32,
             AInit::None => 0.0,
@@ -229,7 +234,7 @@ impl AdaptedLinear {
     /// A plain linear layer (no adapter), all of it trainable: how models hold their linears
     /// before any method is applied. `weight` is [in, out].
     pub fn plain(weight: Tensor<2>, bias: Option<Tensor<1>>, name: &str) -> Result<Self, PeftError> {
-        Self::new(weight, bias, "fft", &AdapterConfig { rank: 1, alpha: 1.0, seed: 0 }, name)
+        Self::new(weight, bias, "fft", &AdapterConfig { rank: 1, alpha: 1.0, seed: 0, a_init: None }, name)
     }
 
     /// The same base layer (its current, possibly merged, weight and bias) adapted by
@@ -286,7 +291,7 @@ impl AdaptedLinear {
             Trains::FactorsAB | Trains::FactorB => {
                 if !spec.sparse {
                     let a = if spec.selector == Selector::None {
-                        dense_a(spec.a_init, n_in, r, &mut self.state.rng)
+                        dense_a(self.state.config.a_init.unwrap_or(spec.a_init), n_in, r, &mut self.state.rng)
                     } else {
                         selector_matrix(&cols, n_in)
                     };

@@ -159,7 +159,7 @@ fn train_steps(mut layer: AdaptedLinear, config: AdamWConfig, lr: f64, steps: us
 fn cla_and_d_paca_reach_the_same_weight() {
     // With α = r the cLA update (α/r)·B and D-PaCA's column update see the same gradient, so
     // AdamW moves them identically.
-    let cfg = AdapterConfig { rank: RANK, alpha: RANK as f64, seed: 0 };
+    let cfg = AdapterConfig { rank: RANK, alpha: RANK as f64, seed: 0, a_init: None };
     let adam = AdamWConfig::default();
     let cla = train_steps(layer_with("cla", &cfg, &device()), adam.clone(), 1e-2, 4);
     let dpaca = train_steps(layer_with("d-paca", &cfg, &device()), adam.clone(), 1e-2, 4);
@@ -177,7 +177,7 @@ fn cla_and_d_paca_reach_the_same_weight() {
         }
     }
     // With α = 2r the scale s = α/r = 2 is absorbed by lr' = s·lr and ε' = ε/s.
-    let cfg2 = AdapterConfig { rank: RANK, alpha: 2.0 * RANK as f64, seed: 0 };
+    let cfg2 = AdapterConfig { rank: RANK, alpha: 2.0 * RANK as f64, seed: 0, a_init: None };
     let cla = train_steps(layer_with("cla", &cfg2, &device()), adam.clone(), 1e-2, 4);
     let adam2 = AdamWConfig { eps: adam.eps / 2.0, ..adam };
     let dpaca = train_steps(layer_with("d-paca", &cfg2, &device()), adam2, 2e-2, 4);
@@ -334,7 +334,7 @@ fn adapter_state_round_trips_through_safetensors() {
         let path = dir.join(format!("{}.safetensors", spec.name));
         save_adapters(&path, &[&trained]).unwrap();
         // A fresh layer of another seed, restored from the file.
-        let fresh = layer_with(spec.name, &AdapterConfig { rank: RANK, alpha: 2.0 * RANK as f64, seed: 77 }, &device);
+        let fresh = layer_with(spec.name, &AdapterConfig { rank: RANK, alpha: 2.0 * RANK as f64, seed: 77, a_init: None }, &device);
         let restored = load_adapters(&path, vec![fresh]).unwrap().pop().unwrap();
         assert_eq!(restored.state, trained.state, "{}", spec.name);
         let (y0, y1) = (values(&trained.forward(input(2, &device))), values(&restored.forward(input(2, &device))));
@@ -357,7 +357,7 @@ fn adapter_state_round_trips_through_safetensors() {
 fn bad_rank_shape_and_method_are_clear_errors() {
     let device = device();
     let (w, b) = base(&device);
-    let cfg = |rank| AdapterConfig { rank, alpha: 16.0, seed: 0 };
+    let cfg = |rank| AdapterConfig { rank, alpha: 16.0, seed: 0, a_init: None };
     let err = AdaptedLinear::new(w.clone(), Some(b.clone()), "lora", &cfg(0), "q").unwrap_err();
     assert!(matches!(err, PeftError::InvalidRank { rank: 0, .. }), "{err}");
     let err = AdaptedLinear::new(w.clone(), Some(b.clone()), "cla", &cfg(IN + 1), "q").unwrap_err();
@@ -437,4 +437,36 @@ fn gradient_checkpointing_gives_the_same_outputs_gradients_and_updates() {
         let d = max_abs_diff(a, b);
         assert!(d <= 1e-6, "{method}: {what} differs by {d} with gradient checkpointing");
     }
+}
+
+/// LoRA's A starts as the paper says, N(0, 0.02²) (§2.1), for LoRA, LoRA+ and CoLA; HF PEFT's
+/// Kaiming-uniform U(−1/√in, 1/√in) is the `a_init` option. Measured on a 256 × 64 A.
+#[test]
+fn lora_a_starts_as_the_paper_says_and_kaiming_is_an_option() {
+    let device = device();
+    let (n_in, r) = (256, 64);
+    let w = tensor(random_vec(n_in * 4, 5), [n_in, 4], &device);
+    let a_of = |method: &str, a_init: Option<peft_core::AInit>| {
+        let cfg = AdapterConfig { rank: r, alpha: 2.0 * r as f64, seed: 9, a_init };
+        let l = AdaptedLinear::new(w.clone(), None, method, &cfg, "layer").unwrap();
+        values(&l.lora_a.as_ref().unwrap().val())
+    };
+    let stats = |v: &[f32]| {
+        let n = v.len() as f64;
+        let mean = v.iter().map(|&x| x as f64).sum::<f64>() / n;
+        let std = (v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
+        let max = v.iter().map(|x| x.abs()).fold(0.0f32, f32::max) as f64;
+        (mean, std, max)
+    };
+    for m in ["lora", "lora-plus", "cola"] {
+        let (mean, std, _) = stats(&a_of(m, None));
+        assert!(mean.abs() < 0.001 && (std - 0.02).abs() < 0.001, "{m}: mean {mean}, std {std}");
+    }
+    let bound = 1.0 / (n_in as f64).sqrt();
+    let (mean, std, max) = stats(&a_of("lora", Some(peft_core::AInit::KaimingUniform)));
+    assert!(max <= bound && mean.abs() < 0.002, "{max} {mean}");
+    assert!((std - bound / 3f64.sqrt()).abs() < 0.002, "U(−b, b) has std b/√3: {std}");
+    // The frozen A of Asym LoRA keeps its own N(0, 1/in).
+    let (_, std, _) = stats(&a_of("asym-lora", None));
+    assert!((std - bound).abs() < 0.003, "{std}");
 }

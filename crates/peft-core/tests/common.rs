@@ -45,7 +45,7 @@ pub fn layer_with(method: &str, config: &AdapterConfig, device: &Device) -> Adap
 }
 
 pub fn layer(method: &str, device: &Device) -> AdaptedLinear {
-    layer_with(method, &AdapterConfig { rank: RANK, alpha: 2.0 * RANK as f64, seed: 1 }, device)
+    layer_with(method, &AdapterConfig { rank: RANK, alpha: 2.0 * RANK as f64, seed: 1, a_init: None }, device)
 }
 
 /// An input batch [2, 3, IN].

@@ -71,7 +71,7 @@ const F32: usize = 4;
 fn retained_by_forward(method: &str, device: &Device) -> usize {
     let w = Tensor::<2>::from_data(TensorData::new(random(IN * OUT, 1), [IN, OUT]), device);
     let b = Tensor::<1>::from_data(TensorData::new(random(OUT, 2), [OUT]), device);
-    let config = AdapterConfig { rank: R, alpha: 2.0 * R as f64, seed: 3 };
+    let config = AdapterConfig { rank: R, alpha: 2.0 * R as f64, seed: 3, a_init: None };
     let layer = AdaptedLinear::new(w, Some(b), method, &config, "encoder.layer.0.query").unwrap();
     let before = live();
     // x is an interior activation in a model: tracked, as the output of earlier adapters is.

@@ -42,13 +42,24 @@ fn config_id(json: &serde_json::Value, key: &str) -> Option<u32> {
 }
 
 impl EncodedData {
-    /// Encodes `splits` of data set `info` for the checkpoint `ckpt` (`max_length` for text).
-    pub fn encode(info: &DatasetInfo, splits: Splits<Example>, ckpt: &Checkpoint, max_length: usize) -> Result<Self, RunError> {
+    /// Encodes `splits` of data set `info` for the checkpoint `ckpt` (`max_length` for text;
+    /// `image_size`, when given, must be the side the checkpoint's preprocessor makes).
+    pub fn encode(info: &DatasetInfo, splits: Splits<Example>, ckpt: &Checkpoint, max_length: usize, image_size: Option<usize>) -> Result<Self, RunError> {
         match info.task {
             Task::ImageClassification { .. } => {
                 let path = ckpt.file("preprocessor_config.json")?;
                 let text = std::fs::read_to_string(&path).map_err(|e| RunError::msg(format!("{}: {e}", path.display())))?;
                 let pre = ImagePreprocessor::from_config_json(&text).map_err(|e| RunError::msg(format!("{}: {e}", path.display())))?;
+                if let Some(side) = image_size
+                    && (pre.height as usize != side || pre.width as usize != side)
+                {
+                    return Err(RunError::msg(format!(
+                        "the experiment's image_size is {side} but {} makes {}×{} images: fix image_size, or use a checkpoint made for {side}",
+                        path.display(),
+                        pre.height,
+                        pre.width
+                    )));
+                }
                 let encode = |examples: Vec<Example>| -> Result<Vec<ImageExample>, RunError> {
                     let refs: Vec<&Example> = examples.iter().collect();
                     let pixels = pre.apply_all(info.name, &refs)?;

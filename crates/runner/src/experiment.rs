@@ -57,11 +57,16 @@ pub struct CellSpec {
     pub rank: Option<usize>,
     pub alpha: Option<f64>,
     pub target_modules: Option<Vec<String>>,
+    /// The initialisation of a trained A (LoRA, LoRA+, CoLA): `normal-0.02` (the paper's, the
+    /// default) or `kaiming-uniform` (HF PEFT's).
+    pub a_init: Option<peft_core::AInit>,
     pub grad_clip_global_norm: Option<f64>,
     pub best_epoch: Option<String>,
-    // Recorded in Table 7 but fixed by the optimizer (AdamW, β = (0.9, 0.999), ε = 1e-8).
+    /// AdamW's (β₁, β₂) and ε (default: 0.9, 0.999 and 1e-8, Table 7's).
     pub adam_betas: Option<Vec<f64>>,
     pub adam_eps: Option<f64>,
+    /// `adam` or `adamw` (Table 7 says "adam" with weight decay: AdamW's decoupled decay, as
+    /// HF Trainer's `adamw_torch`); nothing else is implemented.
     pub optimizer: Option<String>,
 }
 
@@ -131,7 +136,7 @@ fn merged(defaults: &CellSpec, cell: &CellSpec) -> CellSpec {
     merge!(
         defaults, cell, model, dataset, methods, seeds, scheduler, warmup_init_lr, warmup_ratio, lr_fft, lr_lora,
         lr_asym, lr_paca, lora_plus_ratio, chain_reset_every_epochs, weight_decay_fft, weight_decay_lora, batch_size,
-        epochs, max_length, image_size, rank, alpha, target_modules, grad_clip_global_norm, best_epoch, adam_betas, adam_eps,
+        epochs, max_length, image_size, rank, alpha, target_modules, a_init, grad_clip_global_norm, best_epoch, adam_betas, adam_eps,
         optimizer
     )
 }
@@ -284,6 +289,30 @@ impl Experiment {
         let rank = spec.rank.unwrap_or(16);
         let positive = |v: usize, key: &str| if v == 0 { Err(err(format!("`{key}` must be positive"))) } else { Ok(v) };
         let scheduler = spec.scheduler.unwrap_or(ScheduleKind::Constant);
+        if let Some(o) = spec.optimizer.as_deref()
+            && !matches!(o, "adam" | "adamw")
+        {
+            return Err(err(format!("optimizer `{o}` is not implemented (AdamW is: `adam` or `adamw`)")));
+        }
+        let adam_betas = match spec.adam_betas.as_deref() {
+            None => None,
+            Some(&[b1, b2]) if (0.0..1.0).contains(&b1) && (0.0..1.0).contains(&b2) => ([b1, b2] != ledger::ADAM_BETAS).then_some([b1, b2]),
+            Some(b) => return Err(err(format!("adam_betas is {b:?}: two numbers in [0, 1)"))),
+        };
+        let adam_eps = match spec.adam_eps {
+            None => None,
+            Some(e) if e.is_finite() && e > 0.0 => (e != ledger::ADAM_EPS).then_some(e),
+            Some(e) => return Err(err(format!("adam_eps is {e}: a finite number > 0"))),
+        };
+        // Only a trained dense A has a choice of start (the frozen ones of Asym/RAC are the
+        // paper's "Normal distribution"; selectors and FFT have none).
+        let trains_dense_a = ms.trains == Trains::FactorsAB && ms.selector == peft_core::Selector::None;
+        let a_init = match spec.a_init {
+            Some(peft_core::AInit::None) | Some(peft_core::AInit::Gaussian) => {
+                return Err(err("`a_init` is `normal-0.02` (the paper's) or `kaiming-uniform` (HF PEFT's)".into()));
+            }
+            chosen => trains_dense_a.then(|| chosen.unwrap_or(ms.a_init).name().to_string()),
+        };
         Ok(Cell {
             fingerprint: crate::mini::cell_fingerprint(&model, &dataset),
             suite: self.suite.clone(),
@@ -304,9 +333,13 @@ impl Experiment {
                 rank: positive(rank, "rank")?,
                 alpha: spec.alpha.unwrap_or(2.0 * rank as f64),
                 target_modules: spec.target_modules.clone().unwrap_or_else(|| vec!["query".into(), "value".into()]),
+                a_init,
                 chain_reset_every_epochs: if ms.chained { spec.chain_reset_every_epochs } else { None },
                 grad_clip_global_norm: spec.grad_clip_global_norm,
                 best_epoch,
+                adam_betas,
+                adam_eps,
+                image_size: spec.image_size,
             },
         })
     }

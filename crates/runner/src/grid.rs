@@ -88,6 +88,10 @@ fn problems_with(cell: &Cell, max_positions: Option<usize>) -> Vec<String> {
     if let Some(c) = h.grad_clip_global_norm {
         check(positive(c), format!("grad_clip_global_norm is {c}: it must be a finite number > 0"));
     }
+    if let Some(a) = h.a_init.as_deref() {
+        let known = matches!(peft_core::AInit::from_name(a), Some(peft_core::AInit::Normal002 | peft_core::AInit::KaimingUniform));
+        check(known, format!("a_init is `{a}`: it is `normal-0.02` (the paper's) or `kaiming-uniform` (HF PEFT's)"));
+    }
     if let Some(k) = h.chain_reset_every_epochs {
         check(k >= 1, format!("chain_reset_every_epochs is {k}: a chain resets every ≥ 1 epochs (leave it out for never)"));
     }
@@ -473,9 +477,13 @@ mod tests {
             rank: 2,
             alpha: 4.0,
             target_modules: vec!["query".into()],
+            a_init: None,
             chain_reset_every_epochs: None,
             grad_clip_global_norm: None,
             best_epoch: Selection::LowestValLoss,
+            adam_betas: None,
+            adam_eps: None,
+            image_size: None,
         };
         Cell { suite: "mini".into(), model: model.into(), dataset: "mini-sentiment".into(), method: method.into(), seed, hyper, fingerprint: None }
     }

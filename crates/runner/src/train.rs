@@ -134,7 +134,7 @@ pub fn run_cell(cell: &Cell, opts: &RunOptions) -> Result<CellResult, RunError> 
     let hub = hub::Hub::from_env();
     let ckpt = checkpoint_for(&cell.model, &opts.results_dir, &hub)?;
     let splits = datasets::load(&cell.dataset, &hub)?;
-    let data = EncodedData::encode(info, splits, &ckpt, cell.hyper.max_length)?;
+    let data = EncodedData::encode(info, splits, &ckpt, cell.hyper.max_length, cell.hyper.image_size)?;
     let head = match info.task {
         datasets::Task::CausalLm => TaskHead::CausalLm,
         ref task => TaskHead::Classifier(head_outputs(task)?),
@@ -303,7 +303,11 @@ impl FineTuneJob for Train<'_> {
 fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedData, opts: &RunOptions) -> Result<Trained, RunError> {
     let h = &cell.hyper;
     let targets = TargetModules::names(&h.target_modules.iter().map(String::as_str).collect::<Vec<_>>());
-    let adapter = AdapterConfig { rank: h.rank, alpha: h.alpha, seed: cell.seed };
+    let a_init = match h.a_init.as_deref() {
+        None => None,
+        Some(name) => Some(peft_core::AInit::from_name(name).ok_or_else(|| RunError::msg(format!("unknown a_init `{name}`")))?),
+    };
+    let adapter = AdapterConfig { rank: h.rank, alpha: h.alpha, seed: cell.seed, a_init };
     let (mut model, _adapted) = model.apply_method(&targets, &cell.method, &adapter)?;
     let groups = ParamGroups::from_module(&model, M::HEAD);
     let by_group = groups.count_by_group();
@@ -313,7 +317,9 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
         head,
         total: model.num_params(),
     };
-    let mut config = AdamWConfig { weight_decay: h.weight_decay, max_grad_norm: h.grad_clip_global_norm, ..AdamWConfig::default() };
+    let [beta1, beta2] = h.adam_betas.unwrap_or(ledger::ADAM_BETAS);
+    let eps = h.adam_eps.unwrap_or(ledger::ADAM_EPS);
+    let mut config = AdamWConfig { beta1, beta2, eps, weight_decay: h.weight_decay, max_grad_norm: h.grad_clip_global_norm, ..AdamWConfig::default() };
     if let Some(r) = h.lr_ratio_b {
         config = config.with_lr_ratio_b(r);
     }

@@ -119,3 +119,42 @@ fn malformed_files_name_the_file_and_the_problem() {
     let e = Experiment::load(&dir.path().join("absent.toml"), "mini").unwrap_err().to_string();
     assert!(e.contains("absent.toml"), "{e}");
 }
+
+/// LoRA, LoRA+ and CoLA start A as the paper says unless the file asks for HF PEFT's
+/// Kaiming-uniform; the methods without a trained dense A keep no `a_init` (and their hashes).
+/// Table 7's optimizer keys are honoured or refused, never silently dropped.
+#[test]
+fn a_init_and_optimizer_keys_are_honoured_or_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let cell = "[[cell]]\nmodel = \"mini-encoder\"\ndataset = \"mini-sentiment\"\nlr_fft = 1e-3\nlr_lora = 1e-3\nlr_asym = 1e-3\nbatch_size = 8\nepochs = 1\n";
+    let cells = |text: &str| Experiment::load(&write("e.toml", text), "mini").map(|e| e.cells(&Filter::default()).unwrap());
+    let by = |cells: &[ledger::Cell], m: &str| cells.iter().find(|c| c.method == m && c.seed == 0).unwrap().clone();
+    let plain = cells(cell).unwrap();
+    for m in ["lora", "lora-plus", "cola"] {
+        assert_eq!(by(&plain, m).hyper.a_init.as_deref(), Some("normal-0.02"), "{m}");
+    }
+    for m in ["fft", "asym-lora", "cla", "paca"] {
+        assert_eq!(by(&plain, m).hyper.a_init, None, "{m}");
+    }
+    let kaiming = cells(&format!("[defaults]\na_init = \"kaiming-uniform\"\n{cell}")).unwrap();
+    assert_eq!(by(&kaiming, "lora").hyper.a_init.as_deref(), Some("kaiming-uniform"));
+    assert_ne!(by(&kaiming, "lora").hash(), by(&plain, "lora").hash());
+    assert_eq!(by(&kaiming, "cla").hash(), by(&plain, "cla").hash(), "a_init does not touch cLA");
+    let e = cells(&format!("[defaults]\na_init = \"gaussian\"\n{cell}")).unwrap_err().to_string();
+    assert!(e.contains("normal-0.02") && e.contains("kaiming-uniform"), "{e}");
+
+    // Stating AdamW's defaults names the same cells; other values are kept; others refused.
+    let stated = cells(&format!("[defaults]\nadam_betas = [0.9, 0.999]\nadam_eps = 1e-8\noptimizer = \"adam\"\n{cell}")).unwrap();
+    assert_eq!(by(&stated, "lora").hash(), by(&plain, "lora").hash());
+    let other = cells(&format!("[defaults]\nadam_betas = [0.8, 0.99]\nadam_eps = 1e-6\n{cell}")).unwrap();
+    assert_eq!((by(&other, "lora").hyper.adam_betas, by(&other, "lora").hyper.adam_eps), (Some([0.8, 0.99]), Some(1e-6)));
+    let e = cells(&format!("[defaults]\noptimizer = \"sgd\"\n{cell}")).unwrap_err().to_string();
+    assert!(e.contains("optimizer `sgd` is not implemented"), "{e}");
+    let e = cells(&format!("[defaults]\nadam_betas = [0.9]\n{cell}")).unwrap_err().to_string();
+    assert!(e.contains("adam_betas"), "{e}");
+}

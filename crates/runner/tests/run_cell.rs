@@ -62,9 +62,13 @@ fn cell(method: &str, epochs: usize, lr: f64) -> Cell {
             rank: 4,
             alpha: 8.0,
             target_modules: vec!["query".into(), "value".into()],
+            a_init: None,
             chain_reset_every_epochs: Some(1),
             grad_clip_global_norm: Some(1.0),
             best_epoch: Selection::LowestValLoss,
+            adam_betas: None,
+            adam_eps: None,
+            image_size: None,
         },
         fingerprint: None,
     }

@@ -28,9 +28,13 @@ pub fn hyper(rank: usize, lr: f64) -> Hyper {
         rank,
         alpha: 2.0 * rank as f64,
         target_modules: vec!["query".into(), "value".into()],
+        a_init: None,
         chain_reset_every_epochs: None,
         grad_clip_global_norm: Some(1.0),
         best_epoch: Selection::LowestValLoss,
+        adam_betas: None,
+        adam_eps: None,
+        image_size: None,
     }
 }
 
