@@ -31,8 +31,16 @@ pub enum Selection {
 pub struct EpochRecord {
     /// 1-based.
     pub epoch: usize,
+    /// The running mean of the epoch's batch losses (training mode: dropout on, the weights
+    /// moving), for the logs and curves. Not the risk G(W) needs: see `train_eval_loss`.
     #[serde(deserialize_with = "f64_or_nan")]
     pub train_loss: f64,
+    /// The training split's loss in evaluation mode (no dropout) with the epoch's final
+    /// weights, normalised as `test_loss` is (mean per example; per target token for causal
+    /// LMs): the empirical risk L(W) of the paper's Definition 1. `None` in results made
+    /// before it was measured (their G(W) is unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "some_f64_or_nan")]
+    pub train_eval_loss: Option<f64>,
     #[serde(deserialize_with = "f64_or_nan")]
     pub val_loss: f64,
     #[serde(deserialize_with = "f64_or_nan")]
@@ -48,10 +56,17 @@ fn f64_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
+/// As [`f64_or_nan`] for an optional value that is present (absent is `None`, by default).
+fn some_f64_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    f64_or_nan(d).map(Some)
+}
+
 impl EpochRecord {
-    /// The empirical generalization error G(W) ≈ test loss − train loss (Tables 3, 16, 17).
-    pub fn generalization_gap(&self) -> f64 {
-        self.test_loss - self.train_loss
+    /// The empirical generalization error G(W) = L_test(W) − L_train(W) of the epoch's weights
+    /// (Definition 1; Tables 3, 16, 17), both losses in evaluation mode. `None` where the
+    /// evaluation-mode training loss was not measured.
+    pub fn generalization_gap(&self) -> Option<f64> {
+        self.train_eval_loss.map(|train| self.test_loss - train)
     }
 }
 
@@ -252,9 +267,9 @@ impl CellResult {
         Some(if self.metric == "perplexity" { v } else { 100.0 * v })
     }
 
-    /// G(W) ≈ test loss − train loss at the selected epoch.
+    /// G(W) at the selected epoch (see [`EpochRecord::generalization_gap`]).
     pub fn generalization_gap(&self) -> Option<f64> {
-        self.best.as_ref().map(EpochRecord::generalization_gap)
+        self.best.as_ref().and_then(EpochRecord::generalization_gap)
     }
 }
 
@@ -266,11 +281,17 @@ mod tests {
     /// NaN: the result stays readable.
     #[test]
     fn non_finite_epoch_values_round_trip_as_nan() {
-        let e = EpochRecord { epoch: 1, train_loss: 0.5, val_loss: f64::NAN, val_metric: f64::INFINITY, test_loss: 0.25, test_metric: f64::NAN };
+        let e = EpochRecord { epoch: 1, train_loss: 0.5, train_eval_loss: Some(f64::NAN), val_loss: f64::NAN, val_metric: f64::INFINITY, test_loss: 0.25, test_metric: f64::NAN };
         let text = serde_json::to_string(&e).unwrap();
         assert!(text.contains("\"val_loss\":null"), "{text}");
         let back: EpochRecord = serde_json::from_str(&text).unwrap();
         assert_eq!((back.train_loss, back.test_loss), (0.5, 0.25));
         assert!(back.val_loss.is_nan() && back.val_metric.is_nan() && back.test_metric.is_nan());
+        assert!(back.train_eval_loss.is_some_and(f64::is_nan), "a NaN risk stays NaN, not unmeasured");
+        // A record from before the evaluation-mode training loss has none, and so no G(W).
+        let old: EpochRecord = serde_json::from_str(r#"{"epoch":1,"train_loss":0.5,"val_loss":0.4,"val_metric":0.6,"test_loss":0.7,"test_metric":0.6}"#).unwrap();
+        assert_eq!((old.train_eval_loss, old.generalization_gap()), (None, None));
+        let new = EpochRecord { train_eval_loss: Some(0.3), ..old };
+        assert!((new.generalization_gap().unwrap() - 0.4).abs() < 1e-12, "G(W) = test loss − evaluation-mode training loss");
     }
 }

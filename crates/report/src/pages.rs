@@ -107,10 +107,11 @@ pub fn table2(cells: &[CellResult], paper: Option<&PaperTables>) -> Table {
     )
 }
 
-/// Tables 3 and 16: G(W) ≈ test loss − train loss at the selected epoch (lower is better).
+/// Tables 3 and 16: G(W) = test loss − evaluation-mode training loss at the selected epoch
+/// (lower is better).
 pub fn gap(cells: &[CellResult], paper: Option<&PaperTables>) -> Table {
     table_of(
-        "Tables 3/16 — G(W) = test loss − train loss at the selected epoch",
+        "Tables 3/16 — G(W) = test loss − training loss (evaluation mode) at the selected epoch",
         cells,
         &|c| (c.generalization_gap(), String::new(), false),
         &[],

@@ -33,7 +33,7 @@ const MAIN_PAGES: &[MainPage] = &[
     MainPage {
         file: "table3",
         name: "Tables 3/16",
-        description: "empirical generalization error G(W) = test loss − train loss at the selected epoch",
+        description: "empirical generalization error G(W) = test loss − training loss at the selected epoch, both in evaluation mode (Definition 1)",
         build: |cells, paper| (vec![pages::gap(cells, paper)], vec![]),
     },
     MainPage {

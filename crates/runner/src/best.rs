@@ -22,7 +22,7 @@ mod tests {
     use super::*;
 
     fn rec(epoch: usize, val_loss: f64, val_metric: f64, test_metric: f64) -> EpochRecord {
-        EpochRecord { epoch, train_loss: 0.1 * epoch as f64, val_loss, val_metric, test_loss: 0.5, test_metric }
+        EpochRecord { epoch, train_loss: 0.1 * epoch as f64, train_eval_loss: Some(0.2), val_loss, val_metric, test_loss: 0.5, test_metric }
     }
 
     #[test]
@@ -31,7 +31,7 @@ mod tests {
         let b = select_best(&e, Selection::LowestValLoss).unwrap();
         assert_eq!(b.epoch, 2);
         assert_eq!(b.test_metric, 0.71);
-        assert!((b.generalization_gap() - 0.3).abs() < 1e-12);
+        assert!((b.generalization_gap().unwrap() - 0.3).abs() < 1e-12);
         // CoLA's rule picks the best validation MCC instead.
         assert_eq!(select_best(&e, Selection::HighestValMetric).unwrap().epoch, 4);
         assert!(select_best(&[], Selection::LowestValLoss).is_none());

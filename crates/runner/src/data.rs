@@ -101,9 +101,14 @@ impl EncodedData {
                 let encoding = TextEncoding::CausalLm { bos: config_id(&json, "bos_token_id"), eos };
                 // The loss never looks at padding, so any id pads; eos is what GPT-2 uses.
                 let pad_id = config_id(&json, "pad_token_id").unwrap_or(eos);
+                let exact = info.metric == datasets::Metric::ExactMatch;
                 let enc = |examples: Vec<Example>, split: &str| {
                     let features = encode_text(info.name, &examples, &tokenizer, encoding, max_length)?;
                     some_target_is_left(info.name, split, &features, max_length)?;
+                    if exact {
+                        let whole = encode_text(info.name, &examples, &tokenizer, encoding, usize::MAX)?;
+                        whole_targets_fit(info.name, split, &whole, max_length)?;
+                    }
                     Ok::<_, RunError>(features)
                 };
                 Ok(EncodedData::Text {
@@ -180,6 +185,21 @@ fn some_target_is_left(dataset: &str, split: &str, features: &[TextFeatures], ma
     Err(RunError::msg(format!("max_length {max_length} cuts off every target of {dataset}'s {split} split ({prompts}): raise max_length so that the targets fit after their prompts")))
 }
 
+/// Exact match scores a whole target: one cut by `max_length` would be judged on what is left
+/// of it (a target cut to nothing would count as matched), so the cell is refused with the
+/// length every target needs. `whole` is the split encoded without a length limit.
+fn whole_targets_fit(dataset: &str, split: &str, whole: &[TextFeatures], max_length: usize) -> Result<(), RunError> {
+    let cut = whole.iter().filter(|f| f.input_ids.len() > max_length).count();
+    if cut == 0 {
+        return Ok(());
+    }
+    let need = whole.iter().map(|f| f.input_ids.len()).max().unwrap_or(0);
+    Err(RunError::msg(format!(
+        "max_length {max_length} cuts the targets of {cut} of {} examples of {dataset}'s {split} split, and exact match needs whole targets: give max_length ≥ {need}",
+        whole.len()
+    )))
+}
+
 /// Shifts causal-LM labels (`[batch, seq]`, unshifted, `-100` = no loss) to next-token targets.
 fn lm_targets(labels: &datasets::batch::BatchLabels, b: usize, seq: usize, device: &Device) -> Targets {
     let datasets::batch::BatchLabels::Lm(labels) = labels else { unreachable!("an LM batch has LM labels") };
@@ -218,6 +238,10 @@ mod tests {
         assert!(err.contains("max_length 4 cuts off every target of mini-data-to-text's test split") && err.contains("every prompt alone takes 4 tokens or more"), "{err}");
         let err = some_target_is_left("d", "train", &[row(3, 3)], 8).unwrap_err().to_string();
         assert!(err.contains("shortest prompt takes 3 tokens"), "{err}");
+        // Exact match: every whole target must fit.
+        assert!(whole_targets_fit("django", "test", &[row(6, 3), row(8, 2)], 8).is_ok());
+        let err = whole_targets_fit("django", "test", &[row(6, 3), row(9, 2), row(12, 4)], 8).unwrap_err().to_string();
+        assert!(err.contains("cuts the targets of 2 of 3 examples of django's test split") && err.contains("max_length ≥ 12"), "{err}");
     }
 
     /// Position t is trained to predict token t + 1; prompt and padding carry no loss.

@@ -489,7 +489,7 @@ mod tests {
     }
 
     fn result(c: &Cell, wall_s: f64, metric: f64) -> CellResult {
-        let e = EpochRecord { epoch: 1, train_loss: 0.5, val_loss: 0.4, val_metric: metric, test_loss: 0.45, test_metric: metric };
+        let e = EpochRecord { epoch: 1, train_loss: 0.5, train_eval_loss: Some(0.45), val_loss: 0.4, val_metric: metric, test_loss: 0.45, test_metric: metric };
         CellResult {
             cell: c.clone(),
             hash: c.hash(),

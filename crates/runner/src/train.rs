@@ -395,11 +395,13 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
         }
         state.train_s += epoch_start.elapsed().as_secs_f64();
         let valid = model.valid();
+        // The empirical risk of these weights (G(W) subtracts it), measured as the test loss.
+        let (train_eval_loss, _) = evaluate(&valid, data, Split::Train, info, opts);
         let (val_loss, val_metric) = evaluate(&valid, data, Split::Validation, info, opts);
         let (test_loss, test_metric) = evaluate(&valid, data, Split::Test, info, opts);
         drop(valid);
         sample_device_memory(&opts.device, &mut device_peak_bytes);
-        state.epochs.push(EpochRecord { epoch, train_loss: loss_sum / n_train as f64, val_loss, val_metric, test_loss, test_metric });
+        state.epochs.push(EpochRecord { epoch, train_loss: loss_sum / n_train as f64, train_eval_loss: Some(train_eval_loss), val_loss, val_metric, test_loss, test_metric });
         // A chain reset between epochs: merge, next chain, forget the reset factors' moments.
         if chains.is_some_and(|c| c.reset_after(epoch, h.epochs)) {
             models::reset_chains(model.backbone_linears(), &mut opt);

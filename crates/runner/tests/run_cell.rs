@@ -302,3 +302,73 @@ fn a_wgpu_cell_records_the_device_allocators_peak() {
     assert_eq!(r.cost.peak_memory_bytes(), peak);
     assert!(r.best.is_some() && r.epochs[0].train_loss.is_finite());
 }
+
+/// The training loss of the model with `partial`'s weights, recomputed here: every training
+/// example in evaluation mode, cross-entropy in f64 from the logits.
+struct RiskOfCheckpoint<'a> {
+    cell: &'a Cell,
+    partial: &'a std::path::Path,
+    data: &'a runner::data::EncodedData,
+}
+
+impl models::FineTuneJob for RiskOfCheckpoint<'_> {
+    type Output = f64;
+
+    fn run<M: models::FineTune>(self, model: M) -> f64 {
+        let h = &self.cell.hyper;
+        let targets = peft_core::TargetModules::names(&h.target_modules.iter().map(String::as_str).collect::<Vec<_>>());
+        let adapter = peft_core::AdapterConfig { rank: h.rank, alpha: h.alpha, seed: self.cell.seed, a_init: None };
+        let (mut model, _) = model.apply_method(&targets, &self.cell.method, &adapter).unwrap();
+        models::load_adapters(&self.partial.join("adapters.safetensors"), model.backbone_linears()).unwrap();
+        let model = peft_core::load_trainable(&self.partial.join("trainable.safetensors"), model).unwrap();
+        let valid = model.valid();
+        let n = self.data.len(datasets::Split::Train);
+        let all: Vec<usize> = (0..n).collect();
+        let mut sum = 0.0;
+        for idx in all.chunks(13) {
+            let (inputs, targets) = self.data.batch(datasets::Split::Train, idx, &Device::flex());
+            let logits = valid.logits(&inputs);
+            let [_, k] = logits.dims();
+            let values: Vec<f32> = logits.into_data().convert::<f32>().try_to_vec().unwrap();
+            let runner::data::Targets::Classes(_, gold) = targets else { panic!("a classification cell") };
+            for (row, &g) in values.chunks(k).zip(&gold) {
+                let top = row.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
+                let log_z = top + row.iter().map(|&v| (v as f64 - top).exp()).sum::<f64>().ln();
+                sum += log_z - row[g as usize] as f64;
+            }
+        }
+        sum / n as f64
+    }
+}
+
+/// G(W) is the test loss minus the training split's loss in evaluation mode with the epoch's
+/// weights (Definition 1), not minus the running mean of the batch losses: with dropout the
+/// two differ, and the recorded risk equals one recomputed from the checkpointed weights.
+#[test]
+fn g_w_subtracts_the_evaluation_mode_training_loss() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    tiny_checkpoint_with_dropout(dir.path(), "mini-dropout", 0.2);
+    let mut c = cell("lora", 2, 1e-2);
+    c.model = "mini-dropout".into();
+    c.hyper.chain_reset_every_epochs = None;
+    let mut stop = options(dir.path());
+    stop.stop_after_epochs = Some(1);
+    assert!(matches!(run_cell(&c, &stop).unwrap_err(), runner::RunError::Interrupted { epoch: 1 }));
+    let partial = stop.partial_dir.join(c.hash());
+    let progress: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(partial.join("progress.json")).unwrap()).unwrap();
+    let e: ledger::EpochRecord = serde_json::from_value(progress["epochs"][0].clone()).unwrap();
+    let risk = e.train_eval_loss.expect("the evaluation-mode training loss is recorded");
+    assert!((e.train_loss - risk).abs() > 1e-3, "dropout 0.2: running mean {} vs evaluation-mode {risk}", e.train_loss);
+
+    let hub = hub::Hub::from_env();
+    let ckpt = runner::train::checkpoint_for(&c.model, dir.path(), &hub).unwrap();
+    let info = datasets::info(&c.dataset).unwrap();
+    let data = runner::data::EncodedData::encode(info, datasets::load(&c.dataset, &hub).unwrap(), &ckpt, c.hyper.max_length, None).unwrap();
+    let head = models::TaskHead::Classifier(runner::data::head_outputs(&info.task).unwrap());
+    let model = models::auto::load_for_finetuning(&ckpt, head, c.seed, &Device::flex().autodiff()).unwrap();
+    let recomputed = model.fine_tune(RiskOfCheckpoint { cell: &c, partial: &partial, data: &data }).unwrap();
+    assert!((recomputed - risk).abs() <= 1e-5 * risk.max(1.0), "recorded {risk}, recomputed {recomputed}");
+    assert!((e.generalization_gap().unwrap() - (e.test_loss - recomputed)).abs() <= 1e-5);
+    runner::train::discard_partial(&stop.partial_dir, &c.hash()).unwrap();
+}

@@ -53,7 +53,7 @@ pub fn cell(
     diverged_at: Option<usize>,
 ) -> CellResult {
     let cell = Cell { suite: suite.into(), model: model.into(), dataset: dataset.into(), method: method.into(), seed, hyper: h, fingerprint: None };
-    let best = test_metric.map(|m| EpochRecord { epoch: 2, train_loss: 0.2, val_loss: 0.3, val_metric: m, test_loss: 0.2 + gap, test_metric: m });
+    let best = test_metric.map(|m| EpochRecord { epoch: 2, train_loss: 0.25, train_eval_loss: Some(0.2), val_loss: 0.3, val_metric: m, test_loss: 0.2 + gap, test_metric: m });
     let (samples, wall, rss, backbone) = match method {
         "fft" => (80.0, 900.0, 2u64 << 30, 998_000),
         "lora" => (100.0, 600.0, 1u64 << 30, 10_000),
