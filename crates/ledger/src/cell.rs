@@ -214,6 +214,16 @@ pub struct FailedCell {
     pub failed_at: u64,
 }
 
+/// What the paper's Table 1 bound of a finished cell is computed from: the (in, out) widths of
+/// the linears the method adapted, how many chains ran (1 unless the method chains), and the
+/// number of training examples |N|.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Adaptation {
+    pub layers: Vec<(usize, usize)>,
+    pub chains: usize,
+    pub train_examples: usize,
+}
+
 /// What the ledger keeps for a finished cell.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CellResult {
@@ -229,6 +239,9 @@ pub struct CellResult {
     /// The epoch chosen by `cell.hyper.best_epoch` (`None` if no epoch finished).
     pub best: Option<EpochRecord>,
     pub params: ParamCounts,
+    /// `None` in results made before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptation: Option<Adaptation>,
     pub cost: Cost,
     /// When it finished (seconds since the Unix epoch).
     pub finished_at: u64,

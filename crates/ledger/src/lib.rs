@@ -19,5 +19,5 @@ pub mod cell;
 pub mod store;
 
 pub use bench::StepRecord;
-pub use cell::{ADAM_BETAS, ADAM_EPS, Cell, CellResult, CodeVersion, Cost, EpochRecord, FailedCell, Hyper, Outcome, ParamCounts, ScheduleKind, Selection, unix_now};
+pub use cell::{ADAM_BETAS, ADAM_EPS, Adaptation, Cell, CellResult, CodeVersion, Cost, EpochRecord, FailedCell, Hyper, Outcome, ParamCounts, ScheduleKind, Selection, unix_now};
 pub use store::{Ledger, LedgerError, config_hash, experiment_dir, runs_dir, write_durably};

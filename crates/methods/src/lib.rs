@@ -9,9 +9,14 @@
 //! Adding a method: add one `MethodSpec` to `REGISTRY` (and, only if it needs a new kind of
 //! state, a field in peft-core's layer).
 //!
-//! It must not hold tensors, layers or training code.
+//! It must not hold tensors, layers or training code. [`bounds`] has the closed-form bound
+//! terms of Table 1, which are functions of a method's spec and its layers' shapes only.
+
+pub mod bounds;
 
 use serde::{Deserialize, Serialize};
+
+pub use bounds::{BoundInputs, LayerShape, generalization_bound, update_support};
 
 /// A method name that is not in the registry.
 #[derive(Debug, thiserror::Error)]

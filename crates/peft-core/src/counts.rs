@@ -7,20 +7,7 @@
 
 use serde::Serialize;
 
-use crate::{MethodSpec, Trains};
-
-/// Input and output width of one adapted linear layer (the paper's (m_i, n_i)).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct LayerShape {
-    pub in_features: usize,
-    pub out_features: usize,
-}
-
-impl LayerShape {
-    pub fn new(in_features: usize, out_features: usize) -> Self {
-        Self { in_features, out_features }
-    }
-}
+use crate::{LayerShape, MethodSpec, Trains};
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct ParamCount {

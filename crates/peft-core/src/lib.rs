@@ -11,7 +11,6 @@
 //! wraps its linears in [`AdaptedLinear`], the runner drives [`AdamW`] and
 //! [`ChainSchedule`].
 
-mod bounds;
 mod chain;
 mod counts;
 mod error;
@@ -24,13 +23,12 @@ mod state_file;
 mod targets;
 mod trainable_io;
 
-pub use bounds::{BoundInputs, generalization_bound, update_support};
 pub use chain::{ChainSchedule, ResetUnit};
-pub use counts::{LayerShape, ParamCount, count_params};
+pub use counts::{ParamCount, count_params};
 pub use error::PeftError;
 pub use groups::{ParamGroupKind, ParamGroups, TrainableParam};
 pub use layer::{AdaptedLinear, AdapterConfig, AdapterState};
-pub use methods::{AInit, MethodSpec, REGISTRY, Selector, Trains, method};
+pub use methods::{AInit, BoundInputs, LayerShape, MethodSpec, REGISTRY, Selector, Trains, generalization_bound, method, update_support};
 pub use optim::{AdamW, AdamWConfig, StepReport};
 pub use seeded::Rng;
 pub use selector::ColumnSelector;

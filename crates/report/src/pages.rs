@@ -6,7 +6,7 @@ use ledger::{CellResult, Outcome};
 
 use crate::paper::PaperTables;
 use crate::plot::{self, Series};
-use crate::table::{Format, RunResult, Table, build_table};
+use crate::table::{CellStats, Format, Note, Row, RunResult, Table, build_table};
 
 /// The columns that get the "from best" percentage: the paper's sparsity-induced variants
 /// (cLA, c3LA, r-cLA, r-c3LA) and their gathered forms, as the registry marks them.
@@ -120,6 +120,98 @@ pub fn gap(cells: &[CellResult], paper: Option<&PaperTables>) -> Table {
     .with_format(Format::Scientific(2), true)
 }
 
+/// The σ of Table 1's bound terms: the loss is taken as 1-sub-Gaussian. σ scales every term
+/// of a row alike, so the rank agreement with the measured G(W) does not depend on it.
+pub const BOUND_SIGMA: f64 = 1.0;
+
+/// The training bit-width q of Table 1 (fp32).
+pub const BOUND_BITS: u32 = 32;
+
+/// A cell's Table 1 term √(2σ²·q·p·ln 2 / |N|) from what it recorded of its adaptation (the
+/// adapted layers' shapes, the chains it ran, |N|); `None` for results made before that was
+/// recorded.
+pub fn bound_term(c: &CellResult) -> Option<f64> {
+    let a = c.adaptation.as_ref()?;
+    let spec = methods::method(&c.cell.method).ok()?;
+    let inputs = methods::BoundInputs {
+        layers: a.layers.iter().map(|&(i, o)| methods::LayerShape::new(i, o)).collect(),
+        rank: c.cell.hyper.rank,
+        bits: BOUND_BITS,
+        sigma: BOUND_SIGMA,
+        dataset_size: a.train_examples,
+        chains: a.chains,
+    };
+    Some(methods::generalization_bound(spec, &inputs))
+}
+
+/// Table 1: every method's bound term per row (q = 32, σ = 1, |N| the training split, the
+/// chains each cell ran), computed with the real shapes of the adapted layers.
+pub fn bounds(cells: &[CellResult]) -> Table {
+    table_of(
+        "Table 1 — bound term √(2σ²·q·p·ln 2 / |N|) (q = 32, σ = 1; p from the adapted layers' shapes and the chains run)",
+        cells,
+        &|c| (bound_term(c), String::new(), false),
+        &[],
+        &|_, _, _| None,
+    )
+    .with_format(Format::Scientific(2), false)
+    .unranked()
+}
+
+/// Spearman's rank correlation of two equally long samples (ties share their mean rank);
+/// `None` below three pairs or when either sample is constant.
+pub fn spearman(x: &[f64], y: &[f64]) -> Option<f64> {
+    fn ranks(v: &[f64]) -> Vec<f64> {
+        let mut idx: Vec<usize> = (0..v.len()).collect();
+        idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+        let mut r = vec![0.0; v.len()];
+        let mut i = 0;
+        while i < idx.len() {
+            let mut j = i;
+            while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+                j += 1;
+            }
+            for &k in &idx[i..=j] {
+                r[k] = (i + j) as f64 / 2.0 + 1.0;
+            }
+            i = j + 1;
+        }
+        r
+    }
+    if x.len() != y.len() || x.len() < 3 {
+        return None;
+    }
+    let (rx, ry) = (ranks(x), ranks(y));
+    let mean = (x.len() + 1) as f64 / 2.0;
+    let cov: f64 = rx.iter().zip(&ry).map(|(a, b)| (a - mean) * (b - mean)).sum();
+    let var = |r: &[f64]| r.iter().map(|a| (a - mean).powi(2)).sum::<f64>();
+    let d = (var(&rx) * var(&ry)).sqrt();
+    (d > 0.0).then(|| cov / d)
+}
+
+/// Per row: Spearman's ρ between the methods' bound terms and their measured mean G(W) — the
+/// paper's claim that methods with the same bound generalise alike, as one number.
+pub fn bound_agreement(bounds: &Table, gap: &Table) -> Table {
+    let mut rows = Vec::new();
+    for r in &bounds.rows {
+        let Some(g) = gap.rows.iter().find(|g| g.model == r.model && g.dataset == r.dataset) else { continue };
+        let pairs: Vec<(f64, f64)> = bounds.methods.iter().filter_map(|m| Some((bounds.mean_of(r, m)?, gap.mean_of(g, m)?))).collect();
+        let (x, y): (Vec<f64>, Vec<f64>) = pairs.iter().copied().unzip();
+        let rho = spearman(&x, &y).map(|rho| CellStats { mean: rho, std: 0.0, seeds: pairs.len(), rank: None, from_best_pct: None, ratio: None, paper: None, paper_ratio: None });
+        rows.push(Row { model: r.model.clone(), dataset: r.dataset.clone(), metric: String::new(), higher_is_better: true, cells: vec![rho], notes: vec![Note::default()] });
+    }
+    Table {
+        title: "Table 1 — rank agreement of the bound terms with the measured G(W) (Spearman ρ over the row's methods)".into(),
+        methods: vec!["spearman-rho".into()],
+        labels: vec!["ρ(bound, G(W))".into()],
+        rows,
+        format: Format::Fixed(2),
+        show_std: false,
+        ranked: false,
+        ratio_to: None,
+    }
+}
+
 /// Table 17: G(W) of each method over G(W) of LoRA in the same row (ratio of the means over
 /// seeds); no ratio where LoRA's G(W) is not positive.
 pub fn gap_ratio(gap: &Table, paper: Option<&PaperTables>) -> Table {
@@ -213,4 +305,20 @@ pub fn bars(t: &Table, title: &str, y_desc: &str, value: &dyn Fn(&crate::table::
         })
         .collect();
     plot::grouped_bars(title, y_desc, &categories, &series, reference)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spearman;
+
+    #[test]
+    fn spearman_on_known_samples() {
+        assert_eq!(spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0]), Some(1.0));
+        assert_eq!(spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]), Some(-1.0));
+        // Ties share a rank: ranks (1.5, 1.5, 3) against (1, 2, 3) give ρ = √0.75.
+        let rho = spearman(&[1.0, 1.0, 2.0], &[1.0, 2.0, 3.0]).unwrap();
+        assert!((rho - 0.75f64.sqrt()).abs() < 1e-12, "{rho}");
+        assert_eq!(spearman(&[1.0, 2.0], &[1.0, 2.0]), None);
+        assert_eq!(spearman(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]), None);
+    }
 }

@@ -31,6 +31,16 @@ const MAIN_PAGES: &[MainPage] = &[
         build: |cells, paper| (vec![pages::table2(cells, paper)], vec![]),
     },
     MainPage {
+        file: "table1",
+        name: "Table 1",
+        description: "the generalization bounds: each method's bound term from the adapted layers' real shapes, the chains run and |N| (q = 32, σ = 1), and its rank agreement (Spearman ρ) with the measured G(W) per row",
+        build: |cells, paper| {
+            let b = pages::bounds(cells);
+            let rho = pages::bound_agreement(&b, &pages::gap(cells, paper));
+            (vec![b, rho], vec![])
+        },
+    },
+    MainPage {
         file: "table3",
         name: "Tables 3/16",
         description: "empirical generalization error G(W) = test loss − training loss at the selected epoch, both in evaluation mode (Definition 1)",

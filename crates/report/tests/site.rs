@@ -83,6 +83,22 @@ fn generalization_gap_and_its_ratio_to_lora() {
     assert!(read(&dir, "table3.html").contains("3.00e-1 ± 1.00e-2"), "scientific, as the paper prints G(W)");
 }
 
+/// Table 1 from the cells' recorded adaptation (24 adapted 768 × 768 linears, r = 16,
+/// |N| = 3,668): LoRA's term is √(2·32·16·24·1536·ln 2 / 3668); bounds and measured G(W)
+/// rank fft > lora > cla alike, so ρ = 1.
+#[test]
+fn table1_bounds_and_their_agreement_with_g_w() {
+    let (dir, _) = built();
+    let rows = read_csv(&dir.path().join("table1.csv"));
+    let bound = |m: &str| num(row(&rows, &[("suite", "mini"), ("dataset", "mini-paraphrase"), ("method", m)]), "mean");
+    assert!((bound("lora") - 84.45964935175239).abs() < 1e-9, "{}", bound("lora"));
+    assert!((bound("cla") - 59.72199079326211).abs() < 1e-9, "{}", bound("cla"));
+    assert!(bound("fft") > bound("lora"));
+    let rho = num(row(&rows, &[("suite", "mini"), ("dataset", "mini-paraphrase"), ("method", "spearman-rho")]), "mean");
+    assert!(close(rho, 1.0), "{rho}");
+    assert!(read(&dir, "table1.html").contains("ρ(bound, G(W))"));
+}
+
 #[test]
 fn cost_and_parameter_ratios_to_lora() {
     let (dir, _) = built();

@@ -499,6 +499,7 @@ mod tests {
             epochs: vec![e.clone()],
             best: Some(e),
             params: ParamCounts::default(),
+            adaptation: None,
             cost: Cost { wall_s, peak_rss_bytes: 100 << 20, device: "cpu".into(), ..Cost::default() },
             finished_at: 1,
             harness_version: "test".into(),

@@ -154,6 +154,7 @@ pub fn run_cell(cell: &Cell, opts: &RunOptions) -> Result<CellResult, RunError> 
         epochs: trained.epochs,
         best,
         params: trained.params,
+        adaptation: Some(trained.adaptation),
         cost: Cost {
             train_samples_per_s: trained.samples as f64 / trained.train_s.max(1e-9),
             wall_s: start.elapsed().as_secs_f64(),
@@ -170,6 +171,7 @@ pub fn run_cell(cell: &Cell, opts: &RunOptions) -> Result<CellResult, RunError> 
 
 /// What the training loop hands back.
 struct Trained {
+    adaptation: ledger::Adaptation,
     epochs: Vec<EpochRecord>,
     outcome: Outcome,
     params: ParamCounts,
@@ -413,7 +415,13 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
             return Err(RunError::Interrupted { epoch });
         }
     }
-    Ok(Trained { epochs: state.epochs, outcome, params, train_s: state.train_s, samples: state.samples, device_peak_bytes })
+    let adapted: Vec<&mut peft_core::AdaptedLinear> = model.backbone_linears().into_iter().filter(|l| targets.matches(l.name())).collect();
+    let adaptation = ledger::Adaptation {
+        layers: adapted.iter().map(|l| (l.in_features(), l.out_features())).collect(),
+        chains: adapted.iter().map(|l| l.state.chain + 1).max().unwrap_or(1),
+        train_examples: n_train,
+    };
+    Ok(Trained { adaptation, epochs: state.epochs, outcome, params, train_s: state.train_s, samples: state.samples, device_peak_bytes })
 }
 
 /// The dropout seed of one epoch of a cell: a named stream of the cell's seed, like the

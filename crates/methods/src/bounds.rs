@@ -12,9 +12,22 @@
 //! weights' spectral norms and Lipschitz constants (Theorem 1) and is not computed here: the
 //! value returned is the method-dependent term.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::{LayerShape, MethodSpec, Trains};
+use crate::{MethodSpec, Trains};
+
+/// Input and output width of one adapted linear layer (the paper's (m_i, n_i)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerShape {
+    pub in_features: usize,
+    pub out_features: usize,
+}
+
+impl LayerShape {
+    pub fn new(in_features: usize, out_features: usize) -> Self {
+        Self { in_features, out_features }
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct BoundInputs {
