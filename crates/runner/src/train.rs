@@ -351,6 +351,11 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
         state = p;
     }
     let chains = h.chain_reset_every_epochs.map(ChainSchedule::every_epochs);
+    // What Table 1's bound needs: the adapted layers' shapes and the chains run (a resumed
+    // cell continues the chain its checkpoint was in).
+    let adapted: Vec<&mut peft_core::AdaptedLinear> = model.backbone_linears().into_iter().filter(|l| targets.matches(l.name())).collect();
+    let adapted_layers: Vec<(usize, usize)> = adapted.iter().map(|l| (l.in_features(), l.out_features())).collect();
+    let mut chains_run = adapted.iter().map(|l| l.state.chain + 1).max().unwrap_or(1);
 
     let bar = opts.batch_bar.as_ref();
     let mut outcome = Outcome::Finished;
@@ -407,6 +412,7 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
         // A chain reset between epochs: merge, next chain, forget the reset factors' moments.
         if chains.is_some_and(|c| c.reset_after(epoch, h.epochs)) {
             models::reset_chains(model.backbone_linears(), &mut opt);
+            chains_run += 1;
         }
         if epoch < h.epochs && epoch_start.elapsed().as_secs_f64() >= opts.checkpoint_min_epoch_s {
             save_partial(&partial, &mut model, &opt, &state)?;
@@ -415,12 +421,7 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
             return Err(RunError::Interrupted { epoch });
         }
     }
-    let adapted: Vec<&mut peft_core::AdaptedLinear> = model.backbone_linears().into_iter().filter(|l| targets.matches(l.name())).collect();
-    let adaptation = ledger::Adaptation {
-        layers: adapted.iter().map(|l| (l.in_features(), l.out_features())).collect(),
-        chains: adapted.iter().map(|l| l.state.chain + 1).max().unwrap_or(1),
-        train_examples: n_train,
-    };
+    let adaptation = ledger::Adaptation { layers: adapted_layers, chains: chains_run, train_examples: n_train };
     Ok(Trained { adaptation, epochs: state.epochs, outcome, params, train_s: state.train_s, samples: state.samples, device_peak_bytes })
 }
 
