@@ -12,6 +12,7 @@ mod methods;
 mod models_cmd;
 mod report_cmd;
 mod reproduce;
+mod test_cmd;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -73,6 +74,9 @@ enum Command {
         #[command(flatten)]
         grid: reproduce::GridArgs,
     },
+    /// Provide what the tests need (Debian packages as root, a one-node Slurm, the real MiniLM
+    /// checkpoint in .venv/) and run `cargo test --workspace`: the README's test command.
+    Test(test_cmd::TestArgs),
     /// Kill a small mini grid at random moments and check that no result is lost, rewritten or
     /// unreadable and that every cell ends as an uninterrupted run's.
     Chaos(chaos::ChaosArgs),
@@ -103,5 +107,6 @@ fn main() -> Result<()> {
         Command::Ablate { which, grid } => reproduce::ablate(which, grid),
         Command::Cell(args) => reproduce::cell(args),
         Command::Chaos(args) => chaos::chaos(args),
+        Command::Test(args) => test_cmd::test(args),
     }
 }

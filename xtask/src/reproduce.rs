@@ -307,6 +307,8 @@ pub fn pretrain_missing(results: &Path, device: DeviceArg, force: bool, only: &[
         let cfg = PretrainConfig::default_for(m).expect("a mini model has a pretraining configuration");
         if !force && is_pretrained(results, &cfg) {
             println!("{m}: pretrained already ({})", runner::mini::model_dir(results, m).display());
+        } else if !force && runner::mini::install_committed(results, &cfg)? {
+            println!("{m}: the committed checkpoint ({}/models/{m}) → {}", runner::mini::COMMITTED_ROOT, runner::mini::model_dir(results, m).display());
         } else {
             todo.push(cfg);
         }
@@ -339,6 +341,16 @@ pub fn pretrain_missing(results: &Path, device: DeviceArg, force: bool, only: &[
             100.0 * r.held_out_accuracy,
             runner::mini::model_dir(results, m).display()
         );
+        match runner::mini::compare(results, m)? {
+            Some(c) => println!(
+                "{m}: against the committed checkpoint: held-out accuracy {:.1} % there, {:.1} % here; largest weight difference {:.2e}{}",
+                100.0 * c.committed_held_out_accuracy,
+                100.0 * c.held_out_accuracy,
+                c.max_abs_weight_difference,
+                if c.max_abs_weight_difference == 0.0 { " (identical)" } else { " (this CPU's arithmetic differs; fine-tuning from these gives other numbers than the README's)" }
+            ),
+            None => println!("{m}: no committed checkpoint of this configuration to compare with (copy {} to {}/models/ to commit it)", runner::mini::model_dir(results, m).display(), runner::mini::COMMITTED_ROOT),
+        }
     }
     Ok(())
 }

@@ -96,6 +96,10 @@ pub struct Hyper {
     pub a_init: Option<String>,
     /// Chain methods reset their chain every this many epochs (`None`: never).
     pub chain_reset_every_epochs: Option<usize>,
+    /// Or: chain methods train this many chains, resetting every ⌊T/k⌋ of the T training
+    /// steps (Algorithm 3's chain length k). At most one of the two is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_length: Option<usize>,
     /// Clip the global L2 norm of the gradients (`None`: no clipping).
     pub grad_clip_global_norm: Option<f64>,
     pub best_epoch: Selection,

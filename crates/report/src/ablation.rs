@@ -226,7 +226,7 @@ impl Ablation {
         let mut s = String::new();
         for g in &self.grids {
             let title = format!("{} / {} / {} — {} ({})", g.model, g.dataset, paper_name(&g.method), g.metric, self.axis.name());
-            s.push_str(&format!("<table class=\"results\"><caption>{}</caption><thead><tr><th>rank</th>", escape(&title)));
+            s.push_str(&format!("<div class=\"scroll\"><table class=\"results\"><caption>{}</caption><thead><tr><th>rank</th>", escape(&title)));
             for c in &g.columns {
                 s.push_str(&format!("<th>{}</th>", escape(c)));
             }
@@ -258,7 +258,7 @@ impl Ablation {
                 }
                 s.push_str("</tr>");
             }
-            s.push_str("</tbody></table>");
+            s.push_str("</tbody></table></div>");
             let svg = if self.axis == Axis::LearningRate {
                 let short = format!("{}: {} by rank × learning rate", paper_name(&g.method), g.metric);
                 plot::heat_map(&short, self.axis.name(), "rank", &g.columns, &g.ranks, &g.means(), 2)

@@ -28,7 +28,8 @@ pub fn note_text(n: &Note) -> String {
 pub fn table_html(t: &Table) -> String {
     let with_metric = t.rows.iter().any(|r| !r.metric.is_empty());
     let mut s = String::new();
-    s.push_str(&format!("<table class=\"results\"><caption>{}</caption><thead><tr><th>Model</th><th>Data set</th>", escape(&t.title)));
+    // A wide table scrolls inside its own box; the page body never overflows.
+    s.push_str(&format!("<div class=\"scroll\"><table class=\"results\"><caption>{}</caption><thead><tr><th>Model</th><th>Data set</th>", escape(&t.title)));
     if with_metric {
         s.push_str("<th>Metric</th>");
     }
@@ -47,7 +48,7 @@ pub fn table_html(t: &Table) -> String {
         }
         s.push_str("</tr>");
     }
-    s.push_str("</tbody></table>");
+    s.push_str("</tbody></table></div>");
     s
 }
 
@@ -96,6 +97,7 @@ fn cell_html(t: &Table, r: &Row, c: Option<&crate::table::CellStats>, note: &Not
 
 /// The style every page shares.
 pub const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:1600px}\
+    .scroll{overflow-x:auto;max-width:100%}\
     table.results{border-collapse:collapse;margin:1em 0}\
     td,th{border:1px solid #ccc;padding:4px 8px;text-align:right;vertical-align:top;white-space:nowrap}\
     th{background:#f4f4f4}caption{font-weight:bold;margin:0.5em;text-align:left}\

@@ -260,8 +260,16 @@ pub fn params(cells: &[CellResult], paper: Option<&PaperTables>) -> Vec<Table> {
 pub fn cost(cells: &[CellResult], paper: Option<&PaperTables>) -> Vec<Table> {
     let t = cost_table_of(cells);
     let positive = |v: f64| (v > 0.0 && v.is_finite()).then_some(v);
-    let make = |title: &str, value: &dyn Fn(&CellResult) -> Option<f64>, metric: &'static str, format: Format| {
-        table_of(title, cells, &|c| (value(c), String::new(), false), &[], &|m, d, meth| paper?.get_metric(t, m, d, metric, meth))
+    let wall = |c: &CellResult| match c.outcome {
+        Outcome::Finished => positive(c.cost.wall_s),
+        Outcome::Diverged { .. } => None,
+    };
+    let memory = |c: &CellResult| positive(c.cost.peak_memory_bytes() as f64);
+    // Units for the magnitude of this suite's cells (the paper's numbers are converted).
+    let (time_unit, seconds_per_unit) = time_unit(cells.iter().filter_map(wall).fold(0.0, f64::max));
+    let (memory_unit, bytes_per_unit) = memory_unit(cells.iter().filter_map(memory).fold(0.0, f64::max));
+    let make = |title: &str, value: &dyn Fn(&CellResult) -> Option<f64>, metric: &'static str, paper_scale: f64, format: Format| {
+        table_of(title, cells, &|c| (value(c), String::new(), false), &[], &|m, d, meth| paper?.get_metric(t, m, d, metric, meth).map(|v| v * paper_scale))
             .with_format(format, true)
             .unranked()
             .with_ratios_to("lora")
@@ -271,24 +279,40 @@ pub fn cost(cells: &[CellResult], paper: Option<&PaperTables>) -> Vec<Table> {
             "Table 15 — training throughput (samples/s); ratio to LoRA",
             &|c| positive(c.cost.train_samples_per_s),
             "throughput_samples_per_s",
+            1.0,
             Format::Fixed(1),
         ),
         make(
-            "Table 15 — wall time of the cell (minutes); ratio to LoRA",
-            &|c| match c.outcome {
-                Outcome::Finished => positive(c.cost.wall_s / 60.0),
-                Outcome::Diverged { .. } => None,
-            },
+            &format!("Table 15 — wall time of the cell ({time_unit}); ratio to LoRA"),
+            &|c| wall(c).map(|s| s / seconds_per_unit),
             "runtime_minutes",
+            60.0 / seconds_per_unit,
             Format::Fixed(1),
         ),
         make(
-            "Table 15 — peak memory (GiB; ours: the device allocator's on wgpu/CUDA, process RSS on CPU; paper: GPU memory); ratio to LoRA",
-            &|c| positive(c.cost.peak_memory_bytes() as f64 / (1u64 << 30) as f64),
+            &format!("Table 15 — peak memory ({memory_unit}; ours: the device allocator's on wgpu/CUDA, process RSS on CPU; paper: GPU memory); ratio to LoRA"),
+            &|c| memory(c).map(|b| b / bytes_per_unit),
             "peak_gpu_memory_gb",
-            Format::Fixed(2),
+            (1u64 << 30) as f64 / bytes_per_unit,
+            Format::Fixed(if bytes_per_unit < (1u64 << 30) as f64 { 0 } else { 2 }),
         ),
     ]
+}
+
+/// The unit a table of durations up to `max_s` seconds reads best in, and its seconds.
+pub fn time_unit(max_s: f64) -> (&'static str, f64) {
+    if max_s < 120.0 {
+        ("s", 1.0)
+    } else if max_s < 2.0 * 3600.0 {
+        ("minutes", 60.0)
+    } else {
+        ("hours", 3600.0)
+    }
+}
+
+/// The unit a table of sizes up to `max_bytes` reads best in, and its bytes.
+pub fn memory_unit(max_bytes: f64) -> (&'static str, f64) {
+    if max_bytes < (1u64 << 30) as f64 { ("MiB", (1u64 << 20) as f64) } else { ("GiB", (1u64 << 30) as f64) }
 }
 
 /// A grouped bar chart of a table: one group per method, one bar per row (model / data set);
@@ -310,6 +334,15 @@ pub fn bars(t: &Table, title: &str, y_desc: &str, value: &dyn Fn(&crate::table::
 #[cfg(test)]
 mod tests {
     use super::spearman;
+
+    #[test]
+    fn units_follow_the_magnitude() {
+        assert_eq!(super::time_unit(45.0), ("s", 1.0));
+        assert_eq!(super::time_unit(600.0), ("minutes", 60.0));
+        assert_eq!(super::time_unit(5.0 * 3600.0), ("hours", 3600.0));
+        assert_eq!(super::memory_unit(300.0 * 1048576.0).0, "MiB");
+        assert_eq!(super::memory_unit(3.0 * 1073741824.0).0, "GiB");
+    }
 
     #[test]
     fn spearman_on_known_samples() {

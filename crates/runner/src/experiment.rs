@@ -47,6 +47,9 @@ pub struct CellSpec {
     pub lr_paca: Option<f64>,
     pub lora_plus_ratio: Option<f64>,
     pub chain_reset_every_epochs: Option<usize>,
+    /// Chain methods: k chains over the whole run, a reset every ⌊T/k⌋ steps (instead of
+    /// `chain_reset_every_epochs`; a cell sets one or the other).
+    pub chain_length: Option<usize>,
     pub weight_decay_fft: Option<f64>,
     pub weight_decay_lora: Option<f64>,
     pub batch_size: Option<usize>,
@@ -133,9 +136,22 @@ macro_rules! merge {
 }
 
 fn merged(defaults: &CellSpec, cell: &CellSpec) -> CellSpec {
+    let mut out = merge_keys(defaults, cell);
+    // The two ways of resetting chains exclude each other: the cell's choice replaces the
+    // defaults' other one.
+    if cell.chain_length.is_some() && cell.chain_reset_every_epochs.is_none() {
+        out.chain_reset_every_epochs = None;
+    }
+    if cell.chain_reset_every_epochs.is_some() && cell.chain_length.is_none() {
+        out.chain_length = None;
+    }
+    out
+}
+
+fn merge_keys(defaults: &CellSpec, cell: &CellSpec) -> CellSpec {
     merge!(
         defaults, cell, model, dataset, methods, seeds, scheduler, warmup_init_lr, warmup_ratio, lr_fft, lr_lora,
-        lr_asym, lr_paca, lora_plus_ratio, chain_reset_every_epochs, weight_decay_fft, weight_decay_lora, batch_size,
+        lr_asym, lr_paca, lora_plus_ratio, chain_reset_every_epochs, chain_length, weight_decay_fft, weight_decay_lora, batch_size,
         epochs, max_length, image_size, rank, alpha, target_modules, a_init, grad_clip_global_norm, best_epoch, adam_betas, adam_eps,
         optimizer
     )
@@ -289,6 +305,10 @@ impl Experiment {
         let rank = spec.rank.unwrap_or(16);
         let positive = |v: usize, key: &str| if v == 0 { Err(err(format!("`{key}` must be positive"))) } else { Ok(v) };
         let scheduler = spec.scheduler.unwrap_or(ScheduleKind::Constant);
+        let (reset_every, chain_length) = match (spec.chain_reset_every_epochs, spec.chain_length) {
+            (Some(_), Some(_)) => return Err(err("set `chain_reset_every_epochs` or `chain_length`, not both".into())),
+            both => if ms.chained { both } else { (None, None) },
+        };
         if let Some(o) = spec.optimizer.as_deref()
             && !matches!(o, "adam" | "adamw")
         {
@@ -334,7 +354,8 @@ impl Experiment {
                 alpha: spec.alpha.unwrap_or(2.0 * rank as f64),
                 target_modules: spec.target_modules.clone().unwrap_or_else(|| vec!["query".into(), "value".into()]),
                 a_init,
-                chain_reset_every_epochs: if ms.chained { spec.chain_reset_every_epochs } else { None },
+                chain_reset_every_epochs: reset_every,
+                chain_length,
                 grad_clip_global_norm: spec.grad_clip_global_norm,
                 best_epoch,
                 adam_betas,

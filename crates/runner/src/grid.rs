@@ -95,6 +95,10 @@ fn problems_with(cell: &Cell, max_positions: Option<usize>) -> Vec<String> {
     if let Some(k) = h.chain_reset_every_epochs {
         check(k >= 1, format!("chain_reset_every_epochs is {k}: a chain resets every ≥ 1 epochs (leave it out for never)"));
     }
+    if let Some(k) = h.chain_length {
+        check(k >= 1, format!("chain_length is {k}: a run trains ≥ 1 chains (1: never reset)"));
+        check(h.chain_reset_every_epochs.is_none(), "chain_length and chain_reset_every_epochs are both set: a cell resets by one of them".into());
+    }
     let text = dataset.is_some_and(|d| !matches!(d.task, datasets::Task::ImageClassification { .. }));
     if text {
         let min = datasets::encode::MIN_MAX_LENGTH;
@@ -479,6 +483,7 @@ mod tests {
             target_modules: vec!["query".into()],
             a_init: None,
             chain_reset_every_epochs: None,
+            chain_length: None,
             grad_clip_global_norm: None,
             best_epoch: Selection::LowestValLoss,
             adam_betas: None,

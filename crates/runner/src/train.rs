@@ -18,7 +18,7 @@ use datasets::{DatasetInfo, Metric, Split};
 use ledger::{Cell, CellResult, Cost, EpochRecord, Outcome, ParamCounts};
 use models::auto::{TaskHead, load_for_finetuning};
 use models::{Checkpoint, FineTune, FineTuneJob};
-use peft_core::{AdamW, AdamWConfig, AdapterConfig, ChainSchedule, ParamGroupKind, ParamGroups, TargetModules};
+use peft_core::{AdamW, AdamWConfig, AdapterConfig, ChainSchedule, ParamGroupKind, ParamGroups, ResetUnit, TargetModules};
 use serde::{Deserialize, Serialize};
 
 use crate::RunError;
@@ -350,7 +350,13 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
         model = m;
         state = p;
     }
-    let chains = h.chain_reset_every_epochs.map(ChainSchedule::every_epochs);
+    let total_steps = steps_per_epoch * h.epochs;
+    // By epochs (Table 7's frequency), or k chains over the run's T steps (Algorithm 3).
+    let chains = match (h.chain_reset_every_epochs, h.chain_length) {
+        (Some(every), _) => Some(ChainSchedule::every_epochs(every)),
+        (None, Some(k)) => Some(ChainSchedule::chains_over_steps(k, total_steps)),
+        (None, None) => None,
+    };
     // What Table 1's bound needs: the adapted layers' shapes and the chains run (a resumed
     // cell continues the chain its checkpoint was in).
     let adapted: Vec<&mut peft_core::AdaptedLinear> = model.backbone_linears().into_iter().filter(|l| targets.matches(l.name())).collect();
@@ -391,6 +397,10 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
                 Err(StepError::Optimizer(e)) => return Err(e.into()),
             };
             sample_device_memory(&opts.device, &mut device_peak_bytes);
+            if chains.is_some_and(|c| c.unit == ResetUnit::Steps && c.reset_after(step + 1, total_steps)) {
+                models::reset_chains(model.backbone_linears(), &mut opt);
+                chains_run += 1;
+            }
             loss_sum += value * idx.len() as f64;
             state.samples += idx.len();
             if let Some(b) = bar {
@@ -410,7 +420,7 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
         sample_device_memory(&opts.device, &mut device_peak_bytes);
         state.epochs.push(EpochRecord { epoch, train_loss: loss_sum / n_train as f64, train_eval_loss: Some(train_eval_loss), val_loss, val_metric, test_loss, test_metric });
         // A chain reset between epochs: merge, next chain, forget the reset factors' moments.
-        if chains.is_some_and(|c| c.reset_after(epoch, h.epochs)) {
+        if chains.is_some_and(|c| c.unit == ResetUnit::Epochs && c.reset_after(epoch, h.epochs)) {
             models::reset_chains(model.backbone_linears(), &mut opt);
             chains_run += 1;
         }

@@ -158,3 +158,30 @@ fn a_init_and_optimizer_keys_are_honoured_or_refused() {
     let e = cells(&format!("[defaults]\nadam_betas = [0.9]\n{cell}")).unwrap_err().to_string();
     assert!(e.contains("adam_betas"), "{e}");
 }
+
+/// A chained method resets by epochs or as k chains over the run's steps, never both: a cell's
+/// own choice replaces the defaults' other one, both in one table is an error, and k = 0 is
+/// refused before anything runs.
+#[test]
+fn chain_length_or_reset_frequency() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("e.toml");
+    let base = "[defaults]\nchain_reset_every_epochs = 2\n[[cell]]\nmodel = \"mini-encoder\"\ndataset = \"mini-sentiment\"\nlr_fft = 1e-3\nlr_lora = 1e-3\nlr_asym = 1e-3\nbatch_size = 8\nepochs = 4\nmethods = [\"cola\", \"lora\"]\n";
+    let load = |extra: &str| {
+        std::fs::write(&p, format!("{base}{extra}")).unwrap();
+        Experiment::load(&p, "mini").map(|e| e.cells(&Filter::default()).unwrap())
+    };
+    let cells = load("").unwrap();
+    let cola = cells.iter().find(|c| c.method == "cola").unwrap();
+    assert_eq!((cola.hyper.chain_reset_every_epochs, cola.hyper.chain_length), (Some(2), None));
+    let cells = load("chain_length = 3\n").unwrap();
+    let cola = cells.iter().find(|c| c.method == "cola").unwrap();
+    assert_eq!((cola.hyper.chain_reset_every_epochs, cola.hyper.chain_length), (None, Some(3)));
+    let lora = cells.iter().find(|c| c.method == "lora").unwrap();
+    assert_eq!((lora.hyper.chain_reset_every_epochs, lora.hyper.chain_length), (None, None), "LoRA never chains");
+    let e = load("chain_length = 3\nchain_reset_every_epochs = 1\n").unwrap_err().to_string();
+    assert!(e.contains("not both"), "{e}");
+    let zero = load("chain_length = 0\n").unwrap();
+    let e = runner::grid::validate(zero).unwrap_err().to_string();
+    assert!(e.contains("chain_length is 0"), "{e}");
+}

@@ -64,6 +64,7 @@ fn cell(method: &str, epochs: usize, lr: f64) -> Cell {
             target_modules: vec!["query".into(), "value".into()],
             a_init: None,
             chain_reset_every_epochs: Some(1),
+            chain_length: None,
             grad_clip_global_norm: Some(1.0),
             best_epoch: Selection::LowestValLoss,
             adam_betas: None,
@@ -371,4 +372,35 @@ fn g_w_subtracts_the_evaluation_mode_training_loss() {
     assert!((recomputed - risk).abs() <= 1e-5 * risk.max(1.0), "recorded {risk}, recomputed {recomputed}");
     assert!((e.generalization_gap().unwrap() - (e.test_loss - recomputed)).abs() <= 1e-5);
     runner::train::discard_partial(&stop.partial_dir, &c.hash()).unwrap();
+}
+
+/// Chain resets fire inside `run_cell`, by epochs or as k chains over the run's steps
+/// (Algorithm 3), and change what the cell learns; LoRA+'s B multiplier is applied: at ratio
+/// 1 it is LoRA exactly, at 16 it is not.
+#[test]
+fn chain_resets_and_the_lora_plus_multiplier_act_inside_run_cell() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    tiny_checkpoint(dir.path());
+    let chains = |c: &Cell| run_to_end(c, &options(dir.path())).unwrap();
+    let mut by_epoch = cell("cola", 2, 1e-2);
+    by_epoch.hyper.chain_reset_every_epochs = Some(1);
+    let mut by_steps = by_epoch.clone();
+    (by_steps.hyper.chain_reset_every_epochs, by_steps.hyper.chain_length) = (None, Some(3));
+    let mut never = by_epoch.clone();
+    never.hyper.chain_reset_every_epochs = None;
+    let (e, s, n) = (chains(&by_epoch), chains(&by_steps), chains(&never));
+    assert_eq!(e.adaptation.as_ref().unwrap().chains, 2, "one reset between the two epochs");
+    assert_eq!(s.adaptation.as_ref().unwrap().chains, 3, "k = 3 chains over the run's steps");
+    assert_eq!(n.adaptation.as_ref().unwrap().chains, 1);
+    assert!(max_difference(&e, &n) > 1e-4 && max_difference(&s, &n) > 1e-4 && max_difference(&s, &e) > 1e-4, "resets change the training");
+
+    let lora = cell("lora", 1, 1e-2);
+    let mut plus = lora.clone();
+    plus.method = "lora-plus".into();
+    plus.hyper.lr_ratio_b = Some(1.0);
+    let (l, p1) = (chains(&lora), chains(&plus));
+    assert!(max_difference(&l, &p1) <= 1e-6, "LoRA+ at ratio 1 is LoRA: {}", max_difference(&l, &p1));
+    plus.hyper.lr_ratio_b = Some(16.0);
+    assert!(max_difference(&l, &chains(&plus)) > 1e-4, "ratio 16 trains B faster");
 }

@@ -30,6 +30,7 @@ pub fn hyper(rank: usize, lr: f64) -> Hyper {
         target_modules: vec!["query".into(), "value".into()],
         a_init: None,
         chain_reset_every_epochs: None,
+        chain_length: None,
         grad_clip_global_norm: Some(1.0),
         best_epoch: Selection::LowestValLoss,
         adam_betas: None,

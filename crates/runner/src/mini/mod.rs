@@ -11,6 +11,13 @@
 //!
 //! A `pretrain.json` beside the weights records the configuration (and its hash: a changed
 //! configuration pretrains again), the loss curve and the time taken.
+//!
+//! The three checkpoints are also committed under `experiments/mini/models/` ([`COMMITTED_ROOT`]):
+//! pretraining takes minutes and its result depends on the CPU (gemm and the kernels take
+//! other paths with and without AVX-512), so every machine starts fine-tuning from the same
+//! weights: [`install_committed`] copies them in place when their configuration is the current
+//! one; `cargo xtask pretrain mini --force` pretrains here instead and [`compare`]s the result
+//! with the committed one.
 
 mod decoder;
 mod encoder;
@@ -150,6 +157,62 @@ pub struct PretrainRecord {
     pub held_out_accuracy: f64,
     pub seconds: f64,
     pub parameters: usize,
+}
+
+/// The committed mini checkpoints are under this directory's `models/` (laid out as a results
+/// directory's), relative to the repository root.
+pub const COMMITTED_ROOT: &str = "experiments/mini";
+
+/// Copies the committed checkpoint of `config.model` into `<results>/models/` when it was
+/// pretrained with exactly `config`; returns whether it did (`false`: none is committed, or it
+/// is from another configuration, and the model must be pretrained here).
+pub fn install_committed(results_dir: &Path, config: &PretrainConfig) -> Result<bool, RunError> {
+    if !is_pretrained(Path::new(COMMITTED_ROOT), config) {
+        return Ok(false);
+    }
+    let from = model_dir(Path::new(COMMITTED_ROOT), &config.model);
+    let to = model_dir(results_dir, &config.model);
+    let io = |p: &Path, e: std::io::Error| RunError::msg(format!("{}: {e}", p.display()));
+    std::fs::create_dir_all(&to).map_err(|e| io(&to, e))?;
+    for entry in std::fs::read_dir(&from).map_err(|e| io(&from, e))? {
+        let entry = entry.map_err(|e| io(&from, e))?;
+        // The record last: a copy cut off midway is not taken for a pretrained model.
+        if entry.file_name() != "pretrain.json" {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).map_err(|e| io(&entry.path(), e))?;
+        }
+    }
+    std::fs::copy(from.join("pretrain.json"), to.join("pretrain.json")).map_err(|e| io(&from, e))?;
+    Ok(true)
+}
+
+/// How a checkpoint pretrained here compares with the committed one.
+#[derive(Clone, Debug)]
+pub struct Comparison {
+    pub committed_held_out_accuracy: f64,
+    pub held_out_accuracy: f64,
+    /// The largest absolute difference of any weight; 0 when the weights are identical.
+    pub max_abs_weight_difference: f64,
+}
+
+/// Compares `<results>/models/<model>` with the committed checkpoint of `model`, if one is
+/// committed with the same configuration.
+pub fn compare(results_dir: &Path, model: &str) -> Result<Option<Comparison>, RunError> {
+    let committed = model_dir(Path::new(COMMITTED_ROOT), model);
+    let record = |dir: &Path| -> Option<PretrainRecord> { serde_json::from_str(&std::fs::read_to_string(dir.join("pretrain.json")).ok()?).ok() };
+    let here = model_dir(results_dir, model);
+    let (Some(theirs), Some(ours)) = (record(&committed), record(&here)) else { return Ok(None) };
+    if theirs.config_hash != ours.config_hash {
+        return Ok(None);
+    }
+    let a = models::Weights::open(&[committed.join("model.safetensors")])?;
+    let b = models::Weights::open(&[here.join("model.safetensors")])?;
+    let mut worst = 0f64;
+    for key in a.keys() {
+        let shape = a.shape(key).unwrap_or_default();
+        let (x, y) = (a.read_f32(key, &shape)?, b.read_f32(key, &shape)?);
+        worst = x.iter().zip(&y).map(|(p, q)| (p - q).abs() as f64).fold(worst, f64::max);
+    }
+    Ok(Some(Comparison { committed_held_out_accuracy: theirs.held_out_accuracy, held_out_accuracy: ours.held_out_accuracy, max_abs_weight_difference: worst }))
 }
 
 /// The checkpoint directory of a mini model.
