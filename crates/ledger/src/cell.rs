@@ -78,6 +78,10 @@ pub struct Hyper {
     pub lr: f64,
     /// LoRA+: lr(B) = ratio · lr; `None` for every other method.
     pub lr_ratio_b: Option<f64>,
+    /// The PaCA family's bridge to cLA: `lr` is cLA's rate, the trained columns of W get
+    /// (α/r)·lr and AdamW's ε·(r/α), so that D-PaCA takes cLA's steps (the head trains at `lr`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lr_bridge_to_cla: bool,
     pub scheduler: ScheduleKind,
     pub warmup_init_lr: f64,
     pub warmup_ratio: f64,

@@ -8,11 +8,15 @@
 //! | family | methods | keys |
 //! |---|---|---|
 //! | full fine-tuning | fft | `lr_fft`, `weight_decay_fft` |
-//! | both factors / columns trained | lora, cola, lora-plus, paca, c-paca, d-paca | `lr_lora`, `weight_decay_lora` |
+//! | both factors trained | lora, cola, lora-plus | `lr_lora`, `weight_decay_lora` |
 //! | only B trained | asym-lora, rac-lora, cla, c3la, r-cla, r-c3la, s-cla, s-r-c3la | `lr_asym`, `weight_decay_lora` |
+//! | weight columns trained | paca, c-paca, d-paca | `lr_paca`, else `lr_asym` bridged to cLA |
 //!
-//! PaCA is not in Table 7; it trains weight columns directly with LoRA's rate here (`lr_paca`
-//! overrides it). LoRA+ trains A at `lr_lora` and B at `lora_plus_ratio` × that.
+//! PaCA is not in Table 7. Without `lr_paca` the PaCA family takes the rates that make D-PaCA's
+//! trajectory cLA's (the columns D-PaCA trains are those cLA's B updates, scaled by α/r): the
+//! cell's `lr` is cLA's `lr_asym`, and training gives the columns (α/r)·lr with AdamW's ε·(r/α)
+//! ([`ledger::Hyper::lr_bridge_to_cla`]); the head trains at `lr`. With `lr_paca` everything
+//! trains at that rate. LoRA+ trains A at `lr_lora` and B at `lora_plus_ratio` × that.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -292,7 +296,7 @@ impl Experiment {
         let (lr, wd) = match ms.trains {
             Trains::BaseWeight => (need(spec.lr_fft, "lr_fft")?, spec.weight_decay_fft.unwrap_or(0.0)),
             Trains::FactorsAB => (need(spec.lr_lora, "lr_lora")?, spec.weight_decay_lora.unwrap_or(0.0)),
-            Trains::BaseColumns => (need(spec.lr_paca.or(spec.lr_lora), "lr_lora")?, spec.weight_decay_lora.unwrap_or(0.0)),
+            Trains::BaseColumns => (need(spec.lr_paca.or(spec.lr_asym), "lr_asym")?, spec.weight_decay_lora.unwrap_or(0.0)),
             Trains::FactorB => (need(spec.lr_asym, "lr_asym")?, spec.weight_decay_lora.unwrap_or(0.0)),
         };
         let lr_ratio_b = ms.default_lr_ratio_b.map(|d| spec.lora_plus_ratio.unwrap_or(d));
@@ -354,6 +358,7 @@ impl Experiment {
                 alpha: spec.alpha.unwrap_or(2.0 * rank as f64),
                 target_modules: spec.target_modules.clone().unwrap_or_else(|| vec!["query".into(), "value".into()]),
                 a_init,
+                lr_bridge_to_cla: ms.trains == Trains::BaseColumns && spec.lr_paca.is_none(),
                 chain_reset_every_epochs: reset_every,
                 chain_length,
                 grad_clip_global_norm: spec.grad_clip_global_norm,

@@ -471,6 +471,7 @@ mod tests {
         let hyper = Hyper {
             lr: 1e-3,
             lr_ratio_b: None,
+            lr_bridge_to_cla: false,
             scheduler: ScheduleKind::Constant,
             warmup_init_lr: 1e-3,
             warmup_ratio: 0.0,

@@ -320,11 +320,19 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
         total: model.num_params(),
     };
     let [beta1, beta2] = h.adam_betas.unwrap_or(ledger::ADAM_BETAS);
-    let eps = h.adam_eps.unwrap_or(ledger::ADAM_EPS);
-    let mut config = AdamWConfig { beta1, beta2, eps, weight_decay: h.weight_decay, max_grad_norm: h.grad_clip_global_norm, ..AdamWConfig::default() };
+    let mut eps = h.adam_eps.unwrap_or(ledger::ADAM_EPS);
+    let mut lr_multipliers = std::collections::BTreeMap::new();
     if let Some(r) = h.lr_ratio_b {
-        config = config.with_lr_ratio_b(r);
+        lr_multipliers.insert(ParamGroupKind::B, r);
     }
+    if h.lr_bridge_to_cla {
+        // D-PaCA's columns see 1/s of cLA's B gradient (s = α/r): AdamW takes cLA's step on
+        // W with s·lr and ε/s.
+        let s = h.alpha / h.rank as f64;
+        lr_multipliers.insert(ParamGroupKind::BaseColumns, s);
+        eps /= s;
+    }
+    let config = AdamWConfig { beta1, beta2, eps, weight_decay: h.weight_decay, max_grad_norm: h.grad_clip_global_norm, lr_multipliers };
     let mut opt = AdamW::new(config, groups);
     let n_train = data.len(Split::Train);
     let steps_per_epoch = n_train.div_ceil(h.batch_size);

@@ -23,7 +23,8 @@ fn mini_table2_grid_and_method_families() {
     assert_eq!(lora.hyper.lr, 5e-3);
     assert_eq!(lora.hyper.weight_decay, 0.0);
     assert_eq!(cla.hyper.lr, 5e-3);
-    assert_eq!(paca.hyper.lr, lora.hyper.lr, "PaCA takes LoRA's rate");
+    assert_eq!(paca.hyper.lr, cla.hyper.lr, "PaCA takes cLA's rate, bridged at training");
+    assert!(paca.hyper.lr_bridge_to_cla);
     assert_eq!(plus.hyper.lr_ratio_b, Some(16.0));
     assert_eq!(lora.hyper.lr_ratio_b, None);
     assert_eq!(cola.hyper.chain_reset_every_epochs, Some(2));

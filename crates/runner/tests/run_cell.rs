@@ -52,6 +52,7 @@ fn cell(method: &str, epochs: usize, lr: f64) -> Cell {
         hyper: Hyper {
             lr,
             lr_ratio_b: None,
+            lr_bridge_to_cla: false,
             scheduler: ScheduleKind::Linear,
             warmup_init_lr: 1e-6,
             warmup_ratio: 0.1,
@@ -403,4 +404,31 @@ fn chain_resets_and_the_lora_plus_multiplier_act_inside_run_cell() {
     assert!(max_difference(&l, &p1) <= 1e-6, "LoRA+ at ratio 1 is LoRA: {}", max_difference(&l, &p1));
     plus.hyper.lr_ratio_b = Some(16.0);
     assert!(max_difference(&l, &chains(&plus)) > 1e-4, "ratio 16 trains B faster");
+}
+
+/// The grid gives the PaCA family the rates that bridge it to cLA: a D-PaCA cell and a cLA
+/// cell of the same grid row and seed (no weight decay, no clipping, as the bridge needs) end
+/// with the same numbers; PaCA with LoRA's plain rate would not.
+#[test]
+fn d_paca_cells_follow_cla_cells_through_the_grid() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    tiny_checkpoint(dir.path());
+    let file = dir.path().join("bridge.toml");
+    std::fs::write(
+        &file,
+        "[defaults]\nmethods = [\"cla\", \"d-paca\"]\nseeds = [3]\nrank = 4\nscheduler = \"linear\"\nwarmup_ratio = 0.1\nweight_decay_lora = 0.0\n\
+         [[cell]]\nmodel = \"mini-test\"\ndataset = \"mini-question-type\"\nlr_fft = 1e-3\nlr_lora = 1e-3\nlr_asym = 1e-2\nbatch_size = 32\nepochs = 2\nmax_length = 32\n",
+    )
+    .unwrap();
+    let cells = runner::experiment::Experiment::load(&file, "mini").unwrap().cells(&runner::experiment::Filter::default()).unwrap();
+    let (cla, dpaca) = (cells.iter().find(|c| c.method == "cla").unwrap(), cells.iter().find(|c| c.method == "d-paca").unwrap());
+    assert!(dpaca.hyper.lr_bridge_to_cla && !cla.hyper.lr_bridge_to_cla);
+    assert_eq!(dpaca.hyper.lr, cla.hyper.lr, "D-PaCA's cell rate is cLA's");
+    let (a, b) = (run_to_end(cla, &options(dir.path())).unwrap(), run_to_end(dpaca, &options(dir.path())).unwrap());
+    let gap = max_difference(&a, &b);
+    assert!(gap <= 1e-4, "D-PaCA differs from cLA by {gap}");
+    let mut plain = dpaca.clone();
+    plain.hyper.lr_bridge_to_cla = false;
+    assert!(max_difference(&a, &run_to_end(&plain, &options(dir.path())).unwrap()) > 1e-3, "without the bridge D-PaCA takes other steps");
 }

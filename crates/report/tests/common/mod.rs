@@ -18,6 +18,7 @@ pub fn hyper(rank: usize, lr: f64) -> Hyper {
     Hyper {
         lr,
         lr_ratio_b: None,
+        lr_bridge_to_cla: false,
         scheduler: ScheduleKind::Linear,
         warmup_init_lr: 1e-6,
         warmup_ratio: 0.1,
