@@ -159,15 +159,31 @@ fn extra_methods(table: Table) -> &'static [&'static str] {
 
 pub fn reproduce(table: Table, args: GridArgs) -> Result<()> {
     let exp = args.experiment()?;
+    // Table 15 has its own grid in the paper's experiment file (E.3.2's settings, ledger
+    // experiment `table15`); without one (the mini suite) it times the main grid's cells with
+    // the gathered variants added.
+    let own15 = exp.grid_cells(ledger::TABLE15_EXPERIMENT, &args.filter())?;
+    if table == Table::Table15
+        && let Some(cells) = own15
+    {
+        return run_grid("table15", ledger::TABLE15_EXPERIMENT, cells, &args);
+    }
+    let extras = if own15.is_some() { &[][..] } else { extra_methods(table) };
     let mut filter = args.filter();
     let mut cells = exp.cells(&filter)?;
-    if filter.methods.is_empty() && !extra_methods(table).is_empty() {
-        filter.methods = extra_methods(table).iter().map(|s| s.to_string()).collect();
+    if filter.methods.is_empty() && !extras.is_empty() {
+        filter.methods = extras.iter().map(|s| s.to_string()).collect();
         let mut extra = exp.clone();
-        extra.set_methods(extra_methods(table));
+        extra.set_methods(extras);
         cells.extend(extra.cells(&filter)?);
     }
-    run_grid(&format!("{table:?}").to_lowercase(), "main", cells, &args)
+    run_grid(&format!("{table:?}").to_lowercase(), "main", cells, &args)?;
+    if table == Table::All
+        && let Some(cells) = own15
+    {
+        run_grid("table15", ledger::TABLE15_EXPERIMENT, cells, &args)?;
+    }
+    Ok(())
 }
 
 pub fn ablate(which: Ablation, args: GridArgs) -> Result<()> {

@@ -20,4 +20,4 @@ pub mod store;
 
 pub use bench::StepRecord;
 pub use cell::{ADAM_BETAS, ADAM_EPS, Adaptation, Cell, CellResult, CodeVersion, Cost, EpochRecord, FailedCell, Hyper, Outcome, ParamCounts, ScheduleKind, Selection, unix_now};
-pub use store::{Ledger, LedgerError, config_hash, experiment_dir, runs_dir, write_durably};
+pub use store::{Ledger, LedgerError, TABLE15_EXPERIMENT, config_hash, experiment_dir, runs_dir, write_durably};

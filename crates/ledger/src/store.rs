@@ -116,6 +116,10 @@ pub fn runs_dir(results_dir: &Path) -> PathBuf {
     results_dir.join("runs")
 }
 
+/// The experiment of a table with its own grid (`[grid.table15]` of an experiment file): its
+/// cells are kept apart from `main`'s, whose rows they would otherwise mix with.
+pub const TABLE15_EXPERIMENT: &str = "table15";
+
 /// `<results>/runs/<suite>/<experiment>`: the ledger directory of one experiment.
 pub fn experiment_dir(results_dir: &Path, suite: &str, experiment: &str) -> PathBuf {
     runs_dir(results_dir).join(suite).join(experiment)

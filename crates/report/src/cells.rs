@@ -50,9 +50,9 @@ impl Loaded {
         self.experiments.iter().find(|e| e.suite == suite && e.experiment == experiment).map(|e| e.cells.as_slice()).unwrap_or(&[])
     }
 
-    /// The ablation experiments of a suite (every experiment but `main`).
+    /// The ablation experiments of a suite (`ablate-*`).
     pub fn ablations(&self, suite: &str) -> Vec<&ExperimentCells> {
-        self.experiments.iter().filter(|e| e.suite == suite && e.experiment != "main").collect()
+        self.experiments.iter().filter(|e| e.suite == suite && e.experiment.starts_with("ablate-")).collect()
     }
 }
 

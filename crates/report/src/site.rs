@@ -17,6 +17,9 @@ use crate::table::{CellStats, Table};
 
 /// One of the pages built from the `main` experiment.
 struct MainPage {
+    /// The experiment whose cells the page shows, where a suite has it (a table's own grid);
+    /// `main`'s otherwise.
+    experiment: Option<&'static str>,
     file: &'static str,
     name: &'static str,
     description: &'static str,
@@ -25,12 +28,14 @@ struct MainPage {
 
 const MAIN_PAGES: &[MainPage] = &[
     MainPage {
+        experiment: None,
         file: "table2",
         name: "Table 2",
         description: "quality: the test metric at the selected epoch, mean ± std over seeds, best/second/third, the sparse variants' drop from the best (Tables 2 and 18)",
         build: |cells, paper| (vec![pages::table2(cells, paper)], vec![]),
     },
     MainPage {
+        experiment: None,
         file: "table1",
         name: "Table 1",
         description: "the generalization bounds: each method's bound term from the adapted layers' real shapes, the chains run and |N| (q = 32, σ = 1), and its rank agreement (Spearman ρ) with the measured G(W) per row",
@@ -41,12 +46,14 @@ const MAIN_PAGES: &[MainPage] = &[
         },
     },
     MainPage {
+        experiment: None,
         file: "table3",
         name: "Tables 3/16",
         description: "empirical generalization error G(W) = test loss − training loss at the selected epoch, both in evaluation mode (Definition 1)",
         build: |cells, paper| (vec![pages::gap(cells, paper)], vec![]),
     },
     MainPage {
+        experiment: None,
         file: "table17",
         name: "Table 17",
         description: "G(W) normalised to LoRA's, with a bar chart",
@@ -57,6 +64,7 @@ const MAIN_PAGES: &[MainPage] = &[
         },
     },
     MainPage {
+        experiment: None,
         file: "table6",
         name: "Table 6",
         description: "trainable parameters (adapter or backbone + head) and their share of all parameters",
@@ -67,6 +75,7 @@ const MAIN_PAGES: &[MainPage] = &[
         },
     },
     MainPage {
+        experiment: Some(ledger::TABLE15_EXPERIMENT),
         file: "table15",
         name: "Table 15",
         description: "cost: training throughput, wall time and peak memory, each as a ratio to LoRA",
@@ -174,12 +183,16 @@ fn section(suite: &str, heading: &str, summary: &str, body: &str) -> String {
 }
 
 fn main_page(w: &mut Writer, loaded: &Loaded, paper: &PaperTables, spec: &MainPage, index: &mut Vec<IndexEntry>) -> Result<()> {
-    let suites: Vec<String> = loaded.suites().into_iter().filter(|s| !loaded.cells(s, "main").is_empty()).collect();
+    let cells_of = |suite: &str| match spec.experiment.map(|e| loaded.cells(suite, e)) {
+        Some(own) if !own.is_empty() => own,
+        _ => loaded.cells(suite, "main"),
+    };
+    let suites: Vec<String> = loaded.suites().into_iter().filter(|s| !cells_of(s).is_empty()).collect();
     let mut body = String::new();
     let mut all: Vec<(String, Table)> = Vec::new();
     let mut json = Vec::new();
     for suite in &suites {
-        let cells = loaded.cells(suite, "main");
+        let cells = cells_of(suite);
         let (tables, svgs) = (spec.build)(cells, (suite == "paper").then_some(paper));
         let mut inner: String = tables.iter().map(table_html).collect();
         for (i, svg) in svgs.iter().enumerate() {

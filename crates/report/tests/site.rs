@@ -244,3 +244,25 @@ fn an_empty_results_directory_still_gives_every_page() {
     assert!(!dir.path().join("bench.html").exists());
     assert_eq!(read(&dir, "table2.csv"), report::html::CSV_HEADER);
 }
+
+/// A suite with Table 15's own grid (ledger experiment `table15`) shows those cells on the
+/// Table 15 page, not the main grid's; a suite without one shows the main grid's.
+#[test]
+fn table15_reads_its_own_grid_where_a_suite_has_one() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_ledger(dir.path());
+    for (method, wall) in [("lora", 100.0), ("s-cla", 80.0)] {
+        let mut c = common::cell("paper", "vit-tiny", "cifar10", method, 0, common::hyper(16, 1e-3), Some(0.9), 0.1, None);
+        c.cost.wall_s = wall;
+        common::record(dir.path(), ledger::TABLE15_EXPERIMENT, &c);
+    }
+    let paper = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../experiments/paper-tables");
+    report::build_site(dir.path(), &paper).unwrap();
+    let rows = read_csv(&dir.path().join("table15.csv"));
+    let wall = |suite: &str, dataset: &str, m: &str| rows.iter().find(|r| r["suite"] == suite && r["dataset"] == dataset && r["method"] == m && r["table"].contains("wall time")).map(|r| num(r, "ratio"));
+    assert!(close(wall("paper", "cifar10", "s-cla").unwrap(), 0.8), "the paper suite's own grid");
+    assert!(rows.iter().all(|r| !(r["suite"] == "paper" && r["dataset"] != "cifar10")), "and none of its main grid");
+    assert!(wall("mini", "mini-paraphrase", "lora").is_some(), "the mini suite keeps its main grid");
+    let ablations = std::fs::read_to_string(dir.path().join("ablations.html")).unwrap();
+    assert!(!ablations.contains("table15"), "a table's grid is not an ablation");
+}

@@ -2,7 +2,9 @@
 //!
 //! A file has `[defaults]` (keys every cell inherits), one `[[cell]]` per (model, data set) with
 //! Table 7's hyper-parameters — three learning rates, one per method family — and optional
-//! `[ablation.<name>]` grids (Tables 8–12) that sweep some keys over the same cells. The method
+//! `[ablation.<name>]` grids (Tables 8–12) that sweep some keys over the same cells, and
+//! `[grid.<name>]` tables with their own settings over some of the cells (Table 15's: E.3.2's
+//! r = 16, 30 epochs, seeds 0–2), in the same form. The method
 //! picks its learning rate and weight decay from its family:
 //!
 //! | family | methods | keys |
@@ -92,6 +94,8 @@ pub struct AblationSpec {
     /// Restrict to these (model, data set) cells, written `model/dataset`.
     pub cells: Option<Vec<String>>,
     pub seeds: Option<Vec<u64>>,
+    /// Replaces the cells' epochs.
+    pub epochs: Option<usize>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -103,6 +107,8 @@ struct ExperimentFile {
     cell: Vec<CellSpec>,
     #[serde(default)]
     ablation: BTreeMap<String, AblationSpec>,
+    #[serde(default)]
+    grid: BTreeMap<String, AblationSpec>,
 }
 
 /// A parsed experiment file.
@@ -113,6 +119,8 @@ pub struct Experiment {
     defaults: CellSpec,
     cells: Vec<CellSpec>,
     pub ablations: BTreeMap<String, AblationSpec>,
+    /// A table's own grid over some of the cells (`[grid.<name>]`, e.g. `table15`).
+    pub grids: BTreeMap<String, AblationSpec>,
 }
 
 
@@ -167,11 +175,14 @@ impl Experiment {
         let err = |m: String| ExperimentError::File { path: path.to_path_buf(), message: m };
         let text = std::fs::read_to_string(path).map_err(|e| err(format!("{e} (run from the repository root?)")))?;
         let file: ExperimentFile = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
-        let exp = Self { path: path.to_path_buf(), suite: suite.to_string(), defaults: file.defaults, cells: file.cell, ablations: file.ablation };
+        let exp = Self { path: path.to_path_buf(), suite: suite.to_string(), defaults: file.defaults, cells: file.cell, ablations: file.ablation, grids: file.grid };
         // Resolve every cell once so a malformed file fails before anything trains.
         exp.cells(&Filter::default())?;
         for name in exp.ablations.keys() {
             exp.ablation_cells(name, &Filter::default())?;
+        }
+        for name in exp.grids.keys() {
+            exp.grid_cells(name, &Filter::default())?;
         }
         Ok(exp)
     }
@@ -214,6 +225,21 @@ impl Experiment {
             name: name.to_string(),
             known: self.ablations.keys().cloned().collect::<Vec<_>>().join(", "),
         })?;
+        self.expand(ab, filter)
+    }
+
+    /// The cells of `[grid.<name>]`, if the file has that grid.
+    pub fn grid_cells(&self, name: &str, filter: &Filter) -> Result<Option<Vec<Cell>>, ExperimentError> {
+        self.grids.get(name).map(|g| self.expand(g, filter)).transpose()
+    }
+
+    /// An ablation's or a table's grid: its cells × methods × seeds × every combination of the
+    /// swept values.
+    fn expand(&self, ab: &AblationSpec, filter: &Filter) -> Result<Vec<Cell>, ExperimentError> {
+        let pairs: Vec<String> = self.pairs().iter().map(|(m, d)| format!("{m}/{d}")).collect();
+        if let Some(unknown) = ab.cells.iter().flatten().find(|c| !pairs.contains(c)) {
+            return Err(ExperimentError::File { path: self.path.clone(), message: format!("`{unknown}` is not a [[cell]] of this file (model/dataset: {})", pairs.join(", ")) });
+        }
         let mut out = Vec::new();
         for spec in &self.cells {
             let mut spec = merged(&self.defaults, spec);
@@ -226,6 +252,9 @@ impl Experiment {
             }
             if let Some(s) = &ab.seeds {
                 spec.seeds = Some(s.clone());
+            }
+            if let Some(e) = ab.epochs {
+                spec.epochs = Some(e);
             }
             for base in self.cells_of(&spec, filter)? {
                 let lrs = ab.lr.clone().map(|v| v.into_iter().map(Some).collect()).unwrap_or(vec![None]);

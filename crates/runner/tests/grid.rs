@@ -186,3 +186,25 @@ fn chain_length_or_reset_frequency() {
     let e = runner::grid::validate(zero).unwrap_err().to_string();
     assert!(e.contains("chain_length is 0"), "{e}");
 }
+
+/// Table 15 has its own grid in the paper's file (E.3.2: r = 16, 30 epochs, seeds 0–2, its
+/// eight rows and ten columns), apart from Table 7's; a grid naming a row the file lacks is an
+/// error naming it.
+#[test]
+fn table15_has_its_own_grid() {
+    let exp = Experiment::load(&repo("experiments/paper/table7.toml"), "paper").unwrap();
+    let cells = exp.grid_cells(ledger::TABLE15_EXPERIMENT, &Filter::default()).unwrap().expect("a [grid.table15]");
+    assert_eq!(cells.len(), 8 * 10 * 3);
+    assert!(cells.iter().all(|c| c.hyper.epochs == 30 && c.hyper.rank == 16 && c.seed <= 2));
+    assert!(cells.iter().any(|c| c.method == "s-r-c3la") && cells.iter().any(|c| c.method == "c-paca"));
+    assert!(!cells.iter().any(|c| c.model == "gpt2"), "Table 15 has no GPT-2 row");
+    let main: Vec<String> = exp.cells(&Filter::default()).unwrap().iter().map(|c| c.hash()).collect();
+    assert!(cells.iter().all(|c| !main.contains(&c.hash())), "its cells are not Table 7's");
+    assert!(Experiment::load(&repo("experiments/mini/table2.toml"), "mini").unwrap().grid_cells(ledger::TABLE15_EXPERIMENT, &Filter::default()).unwrap().is_none());
+
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("g.toml");
+    std::fs::write(&p, "[[cell]]\nmodel = \"m\"\ndataset = \"d\"\nlr_fft = 1e-3\nlr_lora = 1e-3\nlr_asym = 1e-3\nbatch_size = 8\nepochs = 1\n[grid.table15]\ncells = [\"m/nosuch\"]\n").unwrap();
+    let e = Experiment::load(&p, "paper").unwrap_err().to_string();
+    assert!(e.contains("`m/nosuch` is not a [[cell]]"), "{e}");
+}

@@ -82,7 +82,7 @@ pub fn cell(
     }
 }
 
-fn record(results: &Path, experiment: &str, c: &CellResult) {
+pub fn record(results: &Path, experiment: &str, c: &CellResult) {
     Ledger::of_experiment(results, &c.cell.suite, experiment).record(&c.hash, c, false).unwrap();
 }
 
