@@ -376,7 +376,9 @@ fn bar_style() -> ProgressStyle {
 }
 
 fn options(results: &Path, ledger: &Ledger, device: DeviceArg) -> Result<RunOptions> {
-    Ok(RunOptions::new(results, ledger.partial_dir(), device.device()?, &format!("{device:?}").to_lowercase()))
+    let mut o = RunOptions::new(results, ledger.partial_dir(), device.device()?, &format!("{device:?}").to_lowercase());
+    o.log_dir = Some(ledger.log_dir());
+    Ok(o)
 }
 
 /// Progress over a grid: a bar of cells done and one summary line per finished cell. At

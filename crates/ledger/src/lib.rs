@@ -7,6 +7,7 @@
 //! - [`store`]: the path layout under the results directory ([`experiment_dir`]) and the
 //!   [`Ledger`] of one experiment: one JSON file per cell, keyed by the SHA-256 of the cell's
 //!   canonical JSON ([`config_hash`]), written atomically and never silently overwritten;
+//! - [`log`]: a cell's per-step training log ([`StepLine`]) and HF Trainer's state file;
 //! - [`bench`]: the step benchmark's records ([`StepRecord`]) and their file;
 //! - [`audit`]: checks from outside that a ledger under kills loses, rewrites and corrupts
 //!   nothing ([`audit::Audit`]), and how far two runs' numbers of a cell differ.
@@ -16,8 +17,10 @@
 pub mod audit;
 pub mod bench;
 pub mod cell;
+pub mod log;
 pub mod store;
 
 pub use bench::StepRecord;
+pub use log::{StepLine, TrainerState};
 pub use cell::{ADAM_BETAS, ADAM_EPS, Adaptation, Cell, CellResult, CodeVersion, Cost, EpochRecord, FailedCell, Hyper, Outcome, ParamCounts, ScheduleKind, Selection, unix_now};
 pub use store::{Ledger, LedgerError, TABLE15_EXPERIMENT, config_hash, experiment_dir, runs_dir, write_durably};

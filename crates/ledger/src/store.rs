@@ -146,6 +146,13 @@ impl Ledger {
         self.dir.join("partial")
     }
 
+    /// Where each cell's training log goes: `<hash>.steps.jsonl` (one [`crate::StepLine`] per
+    /// step) and `<hash>.trainer_state.json` (HF Trainer's layout), written by the run that
+    /// trains it (a `--force` re-run replaces them).
+    pub fn log_dir(&self) -> PathBuf {
+        self.dir.join("logs")
+    }
+
     pub fn path_of(&self, hash: &str) -> PathBuf {
         self.dir.join(format!("{hash}.json"))
     }

@@ -38,7 +38,15 @@ pub fn table_html(t: &Table) -> String {
     }
     s.push_str("</tr></thead><tbody>");
     for r in &t.rows {
-        s.push_str(&format!("<tr><td>{}</td><td>{}</td>", escape(&r.model), escape(&r.dataset)));
+        match t.row_link {
+            Some(page) => s.push_str(&format!(
+                "<tr><td><a href=\"{page}#{a}\">{}</a></td><td><a href=\"{page}#{a}\">{}</a></td>",
+                escape(&r.model),
+                escape(&r.dataset),
+                a = escape(&crate::site::curve_anchor(&r.model, &r.dataset))
+            )),
+            None => s.push_str(&format!("<tr><td>{}</td><td>{}</td>", escape(&r.model), escape(&r.dataset))),
+        }
         if with_metric {
             let dir = if r.higher_is_better { "↑" } else { "↓" };
             s.push_str(&format!("<td class=\"metric\">{} {dir}</td>", escape(&r.metric)));

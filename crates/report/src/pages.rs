@@ -105,6 +105,7 @@ pub fn table2(cells: &[CellResult], paper: Option<&PaperTables>) -> Table {
         &drop_methods(),
         &lookup(paper, &["2"]),
     )
+    .with_row_link("curves.html")
 }
 
 /// Tables 3 and 16: G(W) = test loss − evaluation-mode training loss at the selected epoch
@@ -118,6 +119,42 @@ pub fn gap(cells: &[CellResult], paper: Option<&PaperTables>) -> Table {
         &lookup(paper, &["16", "3"]),
     )
     .with_format(Format::Scientific(2), true)
+}
+
+/// The training curves of one (model, data set): per method, the mean over seeds of each
+/// epoch's validation loss and of its training loss in evaluation mode, each method's
+/// selected epoch (the one most of its seeds selected) in its legend. Two SVG line charts.
+pub fn curves(cells: &[CellResult], model: &str, dataset: &str) -> Vec<String> {
+    let mine: Vec<&CellResult> = cells.iter().filter(|c| c.cell.model == model && c.cell.dataset == dataset).collect();
+    let epochs = mine.iter().flat_map(|c| c.epochs.iter().map(|r| r.epoch)).max().unwrap_or(0);
+    let categories: Vec<String> = (1..=epochs).map(|e| e.to_string()).collect();
+    let methods = method_order(mine.iter().map(|c| c.cell.method.as_str()));
+    let series = |value: &dyn Fn(&ledger::EpochRecord) -> Option<f64>| -> Vec<Series> {
+        methods
+            .iter()
+            .map(|m| {
+                let runs: Vec<&&CellResult> = mine.iter().filter(|c| &c.cell.method == m).collect();
+                let values = (1..=epochs)
+                    .map(|e| {
+                        let v: Vec<f64> = runs.iter().filter_map(|c| c.epochs.iter().find(|r| r.epoch == e).and_then(value)).filter(|v| v.is_finite()).collect();
+                        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+                    })
+                    .collect();
+                let mut chosen: Vec<usize> = runs.iter().filter_map(|c| c.best.as_ref().map(|b| b.epoch)).collect();
+                chosen.sort();
+                let selected = chosen.iter().max_by_key(|e| chosen.iter().filter(|x| x == e).count()).copied();
+                let name = match selected {
+                    Some(e) => format!("{} (selected: epoch {e})", paper_name(m)),
+                    None => paper_name(m),
+                };
+                Series { name, values }
+            })
+            .collect()
+    };
+    vec![
+        plot::lines(&format!("{model} / {dataset}: validation loss"), "epoch", "validation loss", &categories, &series(&|r| Some(r.val_loss))),
+        plot::lines(&format!("{model} / {dataset}: training loss (evaluation mode)"), "epoch", "training loss", &categories, &series(&|r| r.train_eval_loss)),
+    ]
 }
 
 /// The σ of Table 1's bound terms: the loss is taken as 1-sub-Gaussian. σ scales every term
@@ -209,6 +246,7 @@ pub fn bound_agreement(bounds: &Table, gap: &Table) -> Table {
         show_std: false,
         ranked: false,
         ratio_to: None,
+        row_link: None,
     }
 }
 

@@ -222,6 +222,51 @@ fn main_page(w: &mut Writer, loaded: &Loaded, paper: &PaperTables, spec: &MainPa
     Ok(())
 }
 
+/// `curves.html`: per suite and (model, data set) of the main grid, the methods' validation and
+/// training loss per epoch (Table 2's rows link here).
+fn curves_page(w: &mut Writer, loaded: &Loaded, index: &mut Vec<IndexEntry>) -> Result<()> {
+    let mut body = String::new();
+    let mut suites = Vec::new();
+    for suite in loaded.suites() {
+        let cells = loaded.cells(&suite, "main");
+        if cells.is_empty() {
+            continue;
+        }
+        suites.push(suite.clone());
+        let mut rows: Vec<(String, String)> = Vec::new();
+        for c in cells {
+            let k = (c.cell.model.clone(), c.cell.dataset.clone());
+            if !rows.contains(&k) {
+                rows.push(k);
+            }
+        }
+        let mut inner = String::new();
+        for (model, dataset) in &rows {
+            inner.push_str(&format!("<h3 id=\"{}\">{} / {}</h3>", escape(&curve_anchor(model, dataset)), escape(model), escape(dataset)));
+            for (i, svg) in pages::curves(cells, model, dataset).iter().enumerate() {
+                inner.push_str(&w.figure(&format!("curves-{suite}-{model}-{dataset}-{}", i + 1), svg)?);
+            }
+        }
+        let summary = cells_summary(cells);
+        body.push_str(&section(&suite, &format!("Training curves — {suite} suite"), &summary, &inner));
+        index.push(IndexEntry {
+            group: suite.clone(),
+            href: format!("curves.html#{suite}"),
+            title: format!("Training curves — {suite} suite"),
+            description: "validation loss and training loss (evaluation mode) per epoch, mean over seeds, each method's selected epoch in the legend; per-step logs are under runs/<suite>/main/logs/".into(),
+            cells: summary,
+        });
+    }
+    let intro = "<p class=\"note\">Per (model, data set): each method's mean over seeds per epoch. <a href=\"index.html\">All tables</a></p>";
+    w.write("curves.html", &page(&page_title("Training curves", &suites), &format!("{intro}{body}")))?;
+    Ok(())
+}
+
+/// The anchor of a (model, data set) on the curves page.
+pub fn curve_anchor(model: &str, dataset: &str) -> String {
+    format!("{model}--{dataset}").chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect()
+}
+
 fn ablations_page(w: &mut Writer, loaded: &Loaded, paper: &PaperTables, index: &mut Vec<IndexEntry>) -> Result<()> {
     let mut body = String::new();
     let mut csv = String::from(ABLATION_CSV_HEADER);
@@ -384,6 +429,7 @@ pub fn build_site(results_dir: &Path, paper_tables_dir: &Path) -> Result<Vec<Pat
     for spec in MAIN_PAGES {
         main_page(&mut w, &loaded, &paper, spec, &mut index)?;
     }
+    curves_page(&mut w, &loaded, &mut index)?;
     ablations_page(&mut w, &loaded, &paper, &mut index)?;
     bench_page(&mut w, results_dir, &mut index)?;
     // Group the index by suite in the ledger's order, benchmarks last.

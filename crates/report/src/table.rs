@@ -123,6 +123,10 @@ pub struct Table {
     pub ranked: bool,
     /// The method that `ratio` is relative to, if any.
     pub ratio_to: Option<String>,
+    /// A page each row's model / data set links to, at the row's anchor (Table 2 → the
+    /// training curves).
+    #[serde(skip)]
+    pub row_link: Option<&'static str>,
 }
 
 /// Builds a table. `methods` fixes the column order; `sparse` names the columns that get the
@@ -196,6 +200,7 @@ pub fn build_table(
         show_std: true,
         ranked: true,
         ratio_to: None,
+        row_link: None,
     }
 }
 
@@ -232,6 +237,11 @@ impl Table {
     /// The column headers, e.g. the paper's method names.
     pub fn with_labels(mut self, label: impl Fn(&str) -> String) -> Self {
         self.labels = self.methods.iter().map(|m| label(m)).collect();
+        self
+    }
+
+    pub fn with_row_link(mut self, page: &'static str) -> Self {
+        self.row_link = Some(page);
         self
     }
 
@@ -324,6 +334,7 @@ impl Table {
             show_std: false,
             ranked: self.ranked,
             ratio_to: None,
+            row_link: None,
         }
     }
 }

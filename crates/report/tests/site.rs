@@ -266,3 +266,17 @@ fn table15_reads_its_own_grid_where_a_suite_has_one() {
     let ablations = std::fs::read_to_string(dir.path().join("ablations.html")).unwrap();
     assert!(!ablations.contains("table15"), "a table's grid is not an ablation");
 }
+
+/// The curves page: per (model, data set) the methods' losses per epoch with each method's
+/// selected epoch in the legend, linked from Table 2's rows.
+#[test]
+fn training_curves_are_linked_from_table2() {
+    let (dir, _) = built();
+    let curves = read(&dir, "curves.html");
+    assert!(curves.contains("id=\"mini-encoder--mini-paraphrase\""), "an anchor per row");
+    assert!(curves.contains("validation loss") && curves.contains("training loss (evaluation mode)"));
+    assert!(curves.contains("LoRA (selected: epoch 2)"), "the selected epoch in the legend");
+    assert!(dir.path().join("plots/curves-mini-mini-encoder-mini-paraphrase-1.svg").is_file());
+    assert!(read(&dir, "table2.html").contains("<a href=\"curves.html#mini-encoder--mini-paraphrase\">mini-encoder</a>"));
+    assert!(read(&dir, "index.html").contains("curves.html#mini"));
+}

@@ -16,16 +16,16 @@ pub enum StepError {
     Optimizer(PeftError),
 }
 
-/// Backpropagates `loss` and steps `model` at learning rate `lr`. Returns the stepped model and
-/// the loss value; on a non-finite loss or gradient no step is taken and the model is dropped
-/// (the caller ends training there).
-pub fn train_step<M: Module>(opt: &mut AdamW, lr: f64, model: M, loss: Tensor<1>) -> Result<(M, f64), StepError> {
+/// Backpropagates `loss` and steps `model` at learning rate `lr`. Returns the stepped model,
+/// the loss value and the global gradient norm before clipping; on a non-finite loss or
+/// gradient no step is taken and the model is dropped (the caller ends training there).
+pub fn train_step<M: Module>(opt: &mut AdamW, lr: f64, model: M, loss: Tensor<1>) -> Result<(M, f64, f64), StepError> {
     let value = loss.clone().into_scalar::<f32>() as f64;
     if !value.is_finite() {
         return Err(StepError::NonFiniteLoss(value));
     }
     match opt.step(lr, model, loss.backward()) {
-        Ok((model, _)) => Ok((model, value)),
+        Ok((model, report)) => Ok((model, value, report.grad_norm)),
         Err(PeftError::NonFiniteGradient(g)) => Err(StepError::NonFiniteGradient(g)),
         Err(e) => Err(StepError::Optimizer(e)),
     }

@@ -46,6 +46,9 @@ pub struct RunOptions {
     pub checkpoint_min_epoch_s: f64,
     /// Stop after this many epochs as if killed (tests of resuming).
     pub stop_after_epochs: Option<usize>,
+    /// Where each cell's step log and `trainer_state.json` go (`Ledger::log_dir`); `None`: no
+    /// logs.
+    pub log_dir: Option<PathBuf>,
     /// Raised by a signal handler (SIGTERM): the cell stops after the batch under way with
     /// [`RunError::Stopped`], leaving its last partial checkpoint to resume from.
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
@@ -64,6 +67,7 @@ impl RunOptions {
             checkpoint_min_epoch_s: 30.0,
             stop_after_epochs: None,
             stop: None,
+            log_dir: None,
             eval_batch_size: 64,
         }
     }
@@ -145,7 +149,8 @@ pub fn run_cell(cell: &Cell, opts: &RunOptions) -> Result<CellResult, RunError> 
         RunError::msg(format!("{}: a {kind} cannot be fine-tuned for {} by the runner", cell.label(), info.task.describe()))
     })??;
     let best = select_best(&trained.epochs, cell.hyper.best_epoch).cloned();
-    Ok(CellResult {
+    let steps_per_epoch = data.len(Split::Train).div_ceil(cell.hyper.batch_size);
+    let result = CellResult {
         cell: cell.clone(),
         hash: cell.hash(),
         outcome: trained.outcome,
@@ -166,7 +171,11 @@ pub fn run_cell(cell: &Cell, opts: &RunOptions) -> Result<CellResult, RunError> 
         finished_at: ledger::unix_now(),
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
         code: code_version(),
-    })
+    };
+    if let Some(dir) = &opts.log_dir {
+        write_trainer_state(dir, &result, steps_per_epoch)?;
+    }
+    Ok(result)
 }
 
 /// What the training loop hands back.
@@ -371,6 +380,9 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
     let adapted_layers: Vec<(usize, usize)> = adapted.iter().map(|l| (l.in_features(), l.out_features())).collect();
     let mut chains_run = adapted.iter().map(|l| l.state.chain + 1).max().unwrap_or(1);
 
+    // The step log continues a resumed cell's: the lines of the epochs it redoes are dropped.
+    let mut log = opts.log_dir.as_ref().map(|d| StepLog::open(&d.join(format!("{hash}.steps.jsonl")), state.epochs.len())).transpose()?;
+    let groups_present: Vec<(String, ParamGroupKind)> = by_group.keys().map(|k| (serde_json::to_value(k).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(), *k)).collect();
     let bar = opts.batch_bar.as_ref();
     let mut outcome = Outcome::Finished;
     let mut device_peak_bytes = None;
@@ -387,11 +399,18 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
         let mut loss_sum = 0.0;
         for (i, idx) in batch_indices(n_train, h.batch_size, cell.seed, epoch as u64, true, false).into_iter().enumerate() {
             let step = (epoch - 1) * steps_per_epoch + i;
+            let step_start = Instant::now();
             let (inputs, batch_targets) = data.batch(Split::Train, &idx, &device);
             let loss = batch_loss(model.logits(&inputs), &batch_targets);
-            let value = match train_step(&mut opt, schedule.lr_at(step), model, loss) {
-                Ok((m, value)) => {
+            let lr = schedule.lr_at(step);
+            let value = match train_step(&mut opt, lr, model, loss) {
+                Ok((m, value, grad_norm)) => {
                     model = m;
+                    if let Some(log) = log.as_mut() {
+                        let learning_rate = groups_present.iter().map(|(name, kind)| (name.clone(), lr * opt.config.multiplier(*kind))).collect();
+                        let samples_per_s = idx.len() as f64 / step_start.elapsed().as_secs_f64().max(1e-9);
+                        log.push(&ledger::StepLine { step: step + 1, epoch, learning_rate, loss: value, grad_norm, samples_per_s })?;
+                    }
                     value
                 }
                 Err(StepError::NonFiniteLoss(v)) => {
@@ -432,6 +451,9 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
             models::reset_chains(model.backbone_linears(), &mut opt);
             chains_run += 1;
         }
+        if let Some(log) = log.as_mut() {
+            log.flush()?;
+        }
         if epoch < h.epochs && epoch_start.elapsed().as_secs_f64() >= opts.checkpoint_min_epoch_s {
             save_partial(&partial, &mut model, &opt, &state)?;
         }
@@ -441,6 +463,57 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
     }
     let adaptation = ledger::Adaptation { layers: adapted_layers, chains: chains_run, train_examples: n_train };
     Ok(Trained { adaptation, epochs: state.epochs, outcome, params, train_s: state.train_s, samples: state.samples, device_peak_bytes })
+}
+
+/// A cell's step log (`<hash>.steps.jsonl`), appended to as it trains.
+struct StepLog {
+    path: PathBuf,
+    out: std::io::BufWriter<std::fs::File>,
+}
+
+impl StepLog {
+    /// Opens the log keeping only the lines of the first `epochs_kept` epochs (those a resumed
+    /// cell does not redo).
+    fn open(path: &Path, epochs_kept: usize) -> Result<Self, RunError> {
+        let io = |e: std::io::Error| RunError::msg(format!("{}: {e}", path.display()));
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let kept: String = match std::fs::read_to_string(path) {
+            Ok(text) if epochs_kept > 0 => text
+                .lines()
+                .filter(|l| serde_json::from_str::<ledger::StepLine>(l).is_ok_and(|s| s.epoch <= epochs_kept))
+                .map(|l| format!("{l}\n"))
+                .collect(),
+            _ => String::new(),
+        };
+        ledger::write_durably(path, kept.as_bytes())?;
+        let file = std::fs::OpenOptions::new().append(true).open(path).map_err(io)?;
+        Ok(Self { path: path.to_path_buf(), out: std::io::BufWriter::new(file) })
+    }
+
+    fn push(&mut self, line: &ledger::StepLine) -> Result<(), RunError> {
+        use std::io::Write;
+        writeln!(self.out, "{}", serde_json::to_string(line).expect("a step line serialises")).map_err(|e| RunError::msg(format!("{}: {e}", self.path.display())))
+    }
+
+    fn flush(&mut self) -> Result<(), RunError> {
+        use std::io::Write;
+        self.out.flush().map_err(|e| RunError::msg(format!("{}: {e}", self.path.display())))
+    }
+}
+
+/// Writes `<hash>.trainer_state.json` beside the step log of a finished run.
+fn write_trainer_state(dir: &Path, result: &CellResult, steps_per_epoch: usize) -> Result<(), RunError> {
+    let steps: Vec<ledger::StepLine> = std::fs::read_to_string(dir.join(format!("{}.steps.jsonl", result.hash)))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let h = &result.cell.hyper;
+    let state = ledger::TrainerState::from_run(&steps, &result.epochs, result.best.as_ref(), &result.metric, steps_per_epoch, h.epochs, h.batch_size);
+    ledger::write_durably(&dir.join(format!("{}.trainer_state.json", result.hash)), serde_json::to_string_pretty(&state).expect("a trainer state serialises").as_bytes())?;
+    Ok(())
 }
 
 /// The dropout seed of one epoch of a cell: a named stream of the cell's seed, like the

@@ -432,3 +432,32 @@ fn d_paca_cells_follow_cla_cells_through_the_grid() {
     plain.hyper.lr_bridge_to_cla = false;
     assert!(max_difference(&a, &run_to_end(&plain, &options(dir.path())).unwrap()) > 1e-3, "without the bridge D-PaCA takes other steps");
 }
+
+/// A cell logs every step (learning rate per group, loss, gradient norm) and writes HF
+/// Trainer's state at the end; a cell resumed after a kill logs each step once.
+#[test]
+fn steps_are_logged_once_even_across_a_resume() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    tiny_checkpoint(dir.path());
+    let mut c = cell("lora-plus", 2, 1e-2);
+    c.hyper.lr_ratio_b = Some(16.0);
+    let logs = dir.path().join("logs");
+    let mut o = options(dir.path());
+    o.log_dir = Some(logs.clone());
+    o.stop_after_epochs = Some(1);
+    assert!(matches!(run_cell(&c, &o).unwrap_err(), runner::RunError::Interrupted { epoch: 1 }));
+    o.stop_after_epochs = None;
+    let r = run_cell(&c, &o).unwrap();
+    let lines: Vec<ledger::StepLine> = std::fs::read_to_string(logs.join(format!("{}.steps.jsonl", c.hash()))).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let per_epoch = lines.iter().filter(|l| l.epoch == 1).count();
+    assert!(per_epoch > 1 && lines.len() == 2 * per_epoch, "{} lines, {per_epoch} in epoch 1", lines.len());
+    assert_eq!(lines.iter().map(|l| l.step).collect::<Vec<_>>(), (1..=lines.len()).collect::<Vec<_>>(), "each step once, in order");
+    let l = &lines[per_epoch];
+    assert!((l.learning_rate["B"] / l.learning_rate["A"] - 16.0).abs() < 1e-9 && l.learning_rate["head"] == l.learning_rate["A"], "{:?}", l.learning_rate);
+    assert!(lines.iter().all(|l| l.grad_norm > 0.0 && l.loss.is_finite() && l.samples_per_s > 0.0));
+    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(logs.join(format!("{}.trainer_state.json", c.hash()))).unwrap()).unwrap();
+    assert_eq!(state["global_step"], lines.len());
+    assert_eq!(state["log_history"].as_array().unwrap().len(), lines.len() + 2, "every step and one evaluation per epoch");
+    assert_eq!(state["best_metric"], r.best.as_ref().unwrap().val_loss);
+}

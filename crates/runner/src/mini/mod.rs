@@ -285,7 +285,7 @@ fn fit<M: Module, B>(
         for batch in epoch_batches(epoch) {
             let l = loss(&model, &batch);
             let v = match train_step(&mut opt, schedule.lr_at(step), model, l) {
-                Ok((m, v)) => {
+                Ok((m, v, _)) => {
                     model = m;
                     v
                 }
