@@ -195,35 +195,13 @@ pub fn bounds(cells: &[CellResult]) -> Table {
     .unranked()
 }
 
-/// Spearman's rank correlation of two equally long samples (ties share their mean rank);
-/// `None` below three pairs or when either sample is constant.
+/// Spearman's rank correlation (the data sets' metric, ties share their mean rank); `None`
+/// below three pairs or when either sample is constant.
 pub fn spearman(x: &[f64], y: &[f64]) -> Option<f64> {
-    fn ranks(v: &[f64]) -> Vec<f64> {
-        let mut idx: Vec<usize> = (0..v.len()).collect();
-        idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
-        let mut r = vec![0.0; v.len()];
-        let mut i = 0;
-        while i < idx.len() {
-            let mut j = i;
-            while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
-                j += 1;
-            }
-            for &k in &idx[i..=j] {
-                r[k] = (i + j) as f64 / 2.0 + 1.0;
-            }
-            i = j + 1;
-        }
-        r
-    }
     if x.len() != y.len() || x.len() < 3 {
         return None;
     }
-    let (rx, ry) = (ranks(x), ranks(y));
-    let mean = (x.len() + 1) as f64 / 2.0;
-    let cov: f64 = rx.iter().zip(&ry).map(|(a, b)| (a - mean) * (b - mean)).sum();
-    let var = |r: &[f64]| r.iter().map(|a| (a - mean).powi(2)).sum::<f64>();
-    let d = (var(&rx) * var(&ry)).sqrt();
-    (d > 0.0).then(|| cov / d)
+    Some(datasets::metrics::spearman(x, y)).filter(|r| r.is_finite())
 }
 
 /// Per row: Spearman's ρ between the methods' bound terms and their measured mean G(W) — the
