@@ -23,11 +23,16 @@ fn chromium() -> Option<PathBuf> {
 /// Runs Chromium headless on `url` with `mode` (`--screenshot=…` or `--dump-dom`); returns
 /// its stdout. Killed after 30 s.
 fn run_chromium(bin: &Path, profile: &Path, mode: &str, url: &str, out: &Path) -> String {
+    run_chromium_at(bin, profile, "1280,2000", mode, url, out)
+}
+
+fn run_chromium_at(bin: &Path, profile: &Path, window: &str, mode: &str, url: &str, out: &Path) -> String {
     let stdout = std::fs::File::create(out).unwrap();
     let mut child = Command::new(bin)
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars", "--no-first-run"])
         .arg(format!("--user-data-dir={}", profile.display()))
-        .args(["--window-size=1280,2000", mode, url])
+        .arg(format!("--window-size={window}"))
+        .args([mode, url])
         .stdout(Stdio::from(stdout))
         .stderr(Stdio::null())
         .spawn()
@@ -99,6 +104,31 @@ fn pages_render_in_headless_chromium_with_tables_and_plots() {
     // The colours came out: the best cells' green on Table 2, the bars' blue on Table 17.
     assert!(pixels_like(&shots.join("table2.png"), [10, 122, 10]) > 50, "no green best cells in the Table 2 screenshot");
     assert!(pixels_like(&shots.join("table17.png"), [31, 119, 180]) > 500, "no bars in the Table 17 screenshot");
+    // A table wider than a 1280 × 800 window scrolls inside its own box: the page body does
+    // not overflow (a probe script in a copy of the page reports the widths it laid out).
+    let methods: Vec<&str> = methods::REGISTRY.iter().map(|m| m.name).collect();
+    let runs: Vec<report::table::RunResult> = methods
+        .iter()
+        .map(|m| report::table::RunResult {
+            model: "a-model-with-a-long-name".into(),
+            dataset: "a-data-set-with-a-long-name".into(),
+            method: m.to_string(),
+            seed: 0,
+            value: Some(12.345),
+            metric: "accuracy".into(),
+            higher_is_better: true,
+            diverged_at_epoch: None,
+        })
+        .collect();
+    let wide = report::table::build_table("every method", &runs, &methods, &[], &|_, _, _| None);
+    let probe = "<script>document.body.insertAdjacentHTML('beforeend', '<p id=\"probe\">' + document.documentElement.scrollWidth + '/' + document.documentElement.clientWidth + '/' + document.querySelector('table').scrollWidth + '</p>');</script>";
+    std::fs::write(site.join("wide.html"), report::html::page("wide", &(report::html::table_html(&wide) + probe))).unwrap();
+    let dom = run_chromium_at(&bin, &profile, "1280,800", "--dump-dom", &url("wide.html"), &scratch);
+    let widths = dom.rsplit("<p id=\"probe\">").next().and_then(|r| r.split('<').next()).unwrap_or_default();
+    let parsed: Vec<u32> = widths.split('/').filter_map(|v| v.trim().parse().ok()).collect();
+    let [page_w, window_w, table_w]: [u32; 3] = parsed.try_into().unwrap_or_else(|_| panic!("no widths from the probe: {widths:?} in …{}", &dom[dom.len().saturating_sub(400)..]));
+    assert!(table_w > window_w, "the test table is wider than the window ({table_w} vs {window_w})");
+    assert!(page_w <= window_w, "the page body overflows a 1280-px window: {page_w} > {window_w}");
     // Keep the screenshots where a person can look at them.
     let keep = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())).join("../../results/screenshots");
     if std::fs::create_dir_all(&keep).is_ok() {
