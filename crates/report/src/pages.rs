@@ -121,6 +121,19 @@ pub fn gap(cells: &[CellResult], paper: Option<&PaperTables>) -> Table {
     .with_format(Format::Scientific(2), true)
 }
 
+/// Table 2 as plots: per (model, data set), each method's mean with its seed standard
+/// deviation as a bar.
+pub fn table2_plots(t: &Table) -> Vec<String> {
+    t.rows
+        .iter()
+        .map(|r| {
+            let dir = if r.higher_is_better { "↑" } else { "↓" };
+            let points: Vec<Option<(f64, f64)>> = r.cells.iter().map(|c| c.as_ref().map(|c| (c.mean, c.std))).collect();
+            plot::means_with_spread(&format!("{} / {}", r.model, r.dataset), &format!("{} {dir} (mean ± std over seeds)", r.metric), &t.labels, &points)
+        })
+        .collect()
+}
+
 /// The training curves of one (model, data set): per method, the mean over seeds of each
 /// epoch's validation loss and of its training loss in evaluation mode, each method's
 /// selected epoch (the one most of its seeds selected) in its legend. Two SVG line charts.

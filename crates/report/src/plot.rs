@@ -261,3 +261,25 @@ mod tests {
         assert!(l.contains("r = 4") && l.contains("<circle"), "{l}");
     }
 }
+
+/// Means with their spread: one point per category (a method) at its mean, a vertical bar from
+/// mean − spread to mean + spread (one seed standard deviation), for one row of a table.
+pub fn means_with_spread(title: &str, y_desc: &str, categories: &[String], points: &[Option<(f64, f64)>]) -> String {
+    let n = categories.len().max(1);
+    render(((140 + 70 * n as u32).clamp(480, 1100), 340), |root| {
+        let ends = points.iter().flatten().flat_map(|&(m, s)| [m - s, m + s]);
+        let (lo, hi) = value_range(ends, &[]);
+        let mut chart = categorical_chart(root, title, categories, -0.5..n as f64 - 0.5, lo..hi, "", y_desc)?;
+        for (i, p) in points.iter().enumerate() {
+            let Some((mean, spread)) = *p else { continue };
+            let c = colour(i);
+            let x = i as f64;
+            chart.draw_series(std::iter::once(PathElement::new(vec![(x, mean - spread), (x, mean + spread)], c.stroke_width(2))))?;
+            for y in [mean - spread, mean + spread] {
+                chart.draw_series(std::iter::once(PathElement::new(vec![(x - 0.15, y), (x + 0.15, y)], c.stroke_width(2))))?;
+            }
+            chart.draw_series(std::iter::once(Circle::new((x, mean), 5, c.filled())))?;
+        }
+        Ok(())
+    })
+}

@@ -31,8 +31,12 @@ const MAIN_PAGES: &[MainPage] = &[
         experiment: None,
         file: "table2",
         name: "Table 2",
-        description: "quality: the test metric at the selected epoch, mean ± std over seeds, best/second/third, the sparse variants' drop from the best (Tables 2 and 18)",
-        build: |cells, paper| (vec![pages::table2(cells, paper)], vec![]),
+        description: "quality: the test metric at the selected epoch, mean ± std over seeds, best/second/third, the sparse variants' drop from the best (Tables 2 and 18), and a plot per row of each method's mean with its spread",
+        build: |cells, paper| {
+            let t = pages::table2(cells, paper);
+            let svgs = pages::table2_plots(&t);
+            (vec![t], svgs)
+        },
     },
     MainPage {
         experiment: None,

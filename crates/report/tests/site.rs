@@ -280,3 +280,12 @@ fn training_curves_are_linked_from_table2() {
     assert!(read(&dir, "table2.html").contains("<a href=\"curves.html#mini-encoder--mini-paraphrase\">mini-encoder</a>"));
     assert!(read(&dir, "index.html").contains("curves.html#mini"));
 }
+
+/// Table 2 has a plot per row: each method's mean with its seed spread.
+#[test]
+fn table2_plots_means_with_their_spread() {
+    let (dir, _) = built();
+    let html = read(&dir, "table2.html");
+    assert!(html.contains("mean ± std over seeds") && html.contains("mini-encoder / mini-paraphrase"), "a plot per row");
+    assert!(dir.path().join("plots/table2-mini-1.svg").is_file());
+}
