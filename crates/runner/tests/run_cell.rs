@@ -461,3 +461,17 @@ fn steps_are_logged_once_even_across_a_resume() {
     assert_eq!(state["log_history"].as_array().unwrap().len(), lines.len() + 2, "every step and one evaluation per epoch");
     assert_eq!(state["best_metric"], r.best.as_ref().unwrap().val_loss);
 }
+
+/// Table 7's `image_size` is checked against the checkpoint's preprocessor (the committed
+/// mini ViT makes 8 × 8 images), not read and ignored.
+#[test]
+fn image_size_must_be_what_the_preprocessor_makes() {
+    let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/mini");
+    let hub = hub::Hub::from_env();
+    let ckpt = runner::train::checkpoint_for("mini-vit", &committed, &hub).unwrap();
+    let info = datasets::info("mini-digits").unwrap();
+    let encode = |side| runner::data::EncodedData::encode(info, datasets::load("mini-digits", &hub).unwrap(), &ckpt, 64, side);
+    assert!(encode(None).is_ok() && encode(Some(8)).is_ok());
+    let err = encode(Some(224)).err().expect("224 is not 8").to_string();
+    assert!(err.contains("image_size is 224") && err.contains("8×8"), "{err}");
+}
