@@ -165,8 +165,8 @@ pub fn curves(cells: &[CellResult], model: &str, dataset: &str) -> Vec<String> {
             .collect()
     };
     vec![
-        plot::lines(&format!("{model} / {dataset}: validation loss"), "epoch", "validation loss", &categories, &series(&|r| Some(r.val_loss))),
-        plot::lines(&format!("{model} / {dataset}: training loss (evaluation mode)"), "epoch", "training loss", &categories, &series(&|r| r.train_eval_loss)),
+        plot::falling_curves(&format!("{model} / {dataset}: validation loss"), "epoch", "validation loss", &categories, &series(&|r| Some(r.val_loss))),
+        plot::falling_curves(&format!("{model} / {dataset}: training loss (evaluation mode)"), "epoch", "training loss", &categories, &series(&|r| r.train_eval_loss)),
     ]
 }
 
@@ -225,6 +225,7 @@ pub fn bound_agreement(bounds: &Table, gap: &Table) -> Table {
         let Some(g) = gap.rows.iter().find(|g| g.model == r.model && g.dataset == r.dataset) else { continue };
         let pairs: Vec<(f64, f64)> = bounds.methods.iter().filter_map(|m| Some((bounds.mean_of(r, m)?, gap.mean_of(g, m)?))).collect();
         let (x, y): (Vec<f64>, Vec<f64>) = pairs.iter().copied().unzip();
+        // `seeds` is what a cell's tooltip counts: here the methods the ρ is over.
         let rho = spearman(&x, &y).map(|rho| CellStats { mean: rho, std: 0.0, seeds: pairs.len(), rank: None, from_best_pct: None, ratio: None, paper: None, paper_ratio: None });
         rows.push(Row { model: r.model.clone(), dataset: r.dataset.clone(), metric: String::new(), higher_is_better: true, cells: vec![rho], notes: vec![Note::default()] });
     }

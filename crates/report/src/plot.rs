@@ -9,8 +9,8 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-/// Tableau's ten colours, one per series.
-const PALETTE: [RGBColor; 10] = [
+/// Tableau's ten colours and two more, one per series (a table has up to 11 methods).
+const PALETTE: [RGBColor; 12] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -21,6 +21,8 @@ const PALETTE: [RGBColor; 10] = [
     RGBColor(127, 127, 127),
     RGBColor(188, 189, 34),
     RGBColor(23, 190, 207),
+    RGBColor(0, 0, 0),
+    RGBColor(255, 187, 120),
 ];
 
 fn colour(i: usize) -> RGBColor {
@@ -215,8 +217,18 @@ pub fn heat_map(title: &str, x_desc: &str, y_desc: &str, x_labels_: &[String], y
 /// Line charts over categorical x positions (evenly spaced, e.g. α values or reset
 /// frequencies), one line per series; missing points break nothing (they are skipped).
 pub fn lines(title: &str, x_desc: &str, y_desc: &str, categories: &[String], series: &[Series]) -> String {
+    lines_with_legend(title, x_desc, y_desc, categories, series, SeriesLabelPosition::LowerRight, 480)
+}
+
+/// Falling curves (losses per epoch): the legend in the upper right, where they have left,
+/// on a chart wide enough for a dozen series.
+pub fn falling_curves(title: &str, x_desc: &str, y_desc: &str, categories: &[String], series: &[Series]) -> String {
+    lines_with_legend(title, x_desc, y_desc, categories, series, SeriesLabelPosition::UpperRight, 760)
+}
+
+fn lines_with_legend(title: &str, x_desc: &str, y_desc: &str, categories: &[String], series: &[Series], position: SeriesLabelPosition, min_width: u32) -> String {
     let n = categories.len().max(1);
-    render(((140 + 80 * n as u32).clamp(480, 1100), 360), |root| {
+    render(((140 + 80 * n as u32).clamp(min_width, 1100), 360), |root| {
         let (lo, hi) = value_range(series.iter().flat_map(|s| s.values.iter().flatten().copied()), &[]);
         let mut chart = categorical_chart(root, title, categories, -0.3..n as f64 - 0.7, lo..hi, x_desc, y_desc)?;
         for (si, s) in series.iter().enumerate() {
@@ -229,37 +241,9 @@ pub fn lines(title: &str, x_desc: &str, y_desc: &str, categories: &[String], ser
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], c.stroke_width(2)));
             chart.draw_series(points.into_iter().map(|p| Circle::new(p, 3, c.filled())))?;
         }
-        legend(&mut chart, SeriesLabelPosition::LowerRight)?;
+        legend(&mut chart, position)?;
         Ok(())
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plots_are_svg_with_their_labels() {
-        let cats: Vec<String> = ["FFT", "LoRA", "cLA"].map(String::from).to_vec();
-        let s = grouped_bars(
-            "G(W) / G(LoRA)",
-            "ratio",
-            &cats,
-            &[Series { name: "m / d".into(), values: vec![Some(2.0), Some(1.0), None] }],
-            Some(1.0),
-        );
-        assert!(s.starts_with("<svg") && s.contains("</svg>"), "{s}");
-        for label in ["FFT", "LoRA", "cLA", "G(W) / G(LoRA)", "m / d"] {
-            assert!(s.contains(label), "{label} missing in {s}");
-        }
-        assert!(s.matches("<rect").count() >= 3, "two bars, the background and the legend");
-        let h = heat_map("lr × rank", "lr", "rank", &cats, &["4".into(), "8".into()], &[vec![Some(80.0), None, Some(81.5)], vec![Some(79.0), Some(82.25), None]], 1);
-        assert!(h.contains("\n82.2\n</text>") || h.contains("\n82.3\n</text>"), "{h}");
-        assert!(h.contains("\n–\n</text>") && h.contains("\n8\n</text>"), "{h}");
-        assert!(!h.contains("\">\n\n</text>"), "no empty labels: {h}");
-        let l = lines("α", "alpha", "accuracy", &cats, &[Series { name: "r = 4".into(), values: vec![Some(1.0), Some(2.0), Some(1.5)] }]);
-        assert!(l.contains("r = 4") && l.contains("<circle"), "{l}");
-    }
 }
 
 /// Means with their spread: one point per category (a method) at its mean, a vertical bar from
