@@ -67,9 +67,10 @@ fn push_once(list: &mut Vec<String>, name: &str) {
     }
 }
 
-/// The plain files at the top of a ledger directory (not its `partial/`, `locks/`, `failed/`),
-/// without the temporary files of writes under way.
-fn result_files(dir: &Path) -> std::io::Result<BTreeMap<String, Vec<u8>>> {
+/// The plain files at the top of a ledger directory (not its `partial/`, `locks/`, `failed/`,
+/// `logs/`), name → bytes, without the temporary files of writes under way; none when the
+/// directory does not exist yet.
+pub fn result_files(dir: &Path) -> std::io::Result<BTreeMap<String, Vec<u8>>> {
     let mut files = BTreeMap::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,

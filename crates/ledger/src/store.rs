@@ -44,14 +44,14 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> LedgerError {
     move |source| LedgerError::Io { path, source }
 }
 
-/// Writes `text` to a temporary file in `dir` named after `hash` and this process, fsynced,
-/// and returns its path: the first half of every write into the ledger.
-fn write_temp(dir: &Path, hash: &str, text: &str) -> Result<PathBuf, LedgerError> {
+/// Writes `bytes` to a temporary file in `dir` named after the file `name` it will become and
+/// this process, fsynced, and returns its path: the first half of every write into the ledger.
+fn write_temp(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, LedgerError> {
     use std::io::Write;
-    let tmp = dir.join(format!(".{hash}.json.tmp-{}", std::process::id()));
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let write = || -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
+        f.write_all(bytes)?;
         f.sync_all()
     };
     write().map_err(io_error(&tmp))?;
@@ -62,17 +62,10 @@ fn write_temp(dir: &Path, hash: &str, text: &str) -> Result<PathBuf, LedgerError
 /// complete and fsynced under a temporary name, renamed into place, the directory fsynced.
 /// A reader never sees half of it.
 pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), LedgerError> {
-    use std::io::Write;
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(io_error(path))?;
+    let tmp = write_temp(dir, &name, bytes)?;
+    std::fs::rename(&tmp, path).map_err(io_error(path))?;
     sync_dir(dir)
 }
 
@@ -178,7 +171,7 @@ impl Ledger {
             let old = self.free_name(hash, ".superseded-", ".json");
             std::fs::rename(&path, &old).map_err(io_error(&path))?;
         }
-        let tmp = write_temp(&self.dir, hash, &serde_json::to_string_pretty(result).expect("a result serialises"))?;
+        let tmp = write_temp(&self.dir, &format!("{hash}.json"), serde_json::to_string_pretty(result).expect("a result serialises").as_bytes())?;
         // A hard link fails where the name exists: whoever links first has recorded the cell.
         let linked = std::fs::hard_link(&tmp, &path);
         let _ = std::fs::remove_file(&tmp);
@@ -211,8 +204,7 @@ impl Ledger {
         let path = self.failed_path(hash);
         let dir = path.parent().expect("failed/ has a parent");
         std::fs::create_dir_all(dir).map_err(io_error(dir))?;
-        let tmp = write_temp(dir, hash, &serde_json::to_string_pretty(failure).expect("a failure serialises"))?;
-        std::fs::rename(&tmp, &path).map_err(io_error(&path))
+        write_durably(&path, serde_json::to_string_pretty(failure).expect("a failure serialises").as_bytes())
     }
 
     /// Forgets the failure of cell `hash` (once it has finished).

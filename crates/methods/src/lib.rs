@@ -121,6 +121,12 @@ impl AInit {
     pub fn from_name(name: &str) -> Option<AInit> {
         AInit::ALL.into_iter().find(|a| a.name() == name)
     }
+
+    /// The starts an experiment may choose for a trained A (`a_init`).
+    pub const FOR_TRAINED_A: [AInit; 2] = [AInit::Normal002, AInit::KaimingUniform];
+
+    /// The choices of [`AInit::FOR_TRAINED_A`], for error messages.
+    pub const TRAINED_A_CHOICES: &str = "`normal-0.02` (the paper's) or `kaiming-uniform` (HF PEFT's)";
 }
 
 /// One fine-tuning method of the paper.

@@ -361,8 +361,8 @@ impl Experiment {
         // paper's "Normal distribution"; selectors and FFT have none).
         let trains_dense_a = ms.trains == Trains::FactorsAB && ms.selector == peft_core::Selector::None;
         let a_init = match spec.a_init {
-            Some(peft_core::AInit::None) | Some(peft_core::AInit::Gaussian) => {
-                return Err(err("`a_init` is `normal-0.02` (the paper's) or `kaiming-uniform` (HF PEFT's)".into()));
+            Some(a) if !peft_core::AInit::FOR_TRAINED_A.contains(&a) => {
+                return Err(err(format!("`a_init` is {}", peft_core::AInit::TRAINED_A_CHOICES)));
             }
             chosen => trains_dense_a.then(|| chosen.unwrap_or(ms.a_init).name().to_string()),
         };

@@ -89,8 +89,8 @@ fn problems_with(cell: &Cell, max_positions: Option<usize>) -> Vec<String> {
         check(positive(c), format!("grad_clip_global_norm is {c}: it must be a finite number > 0"));
     }
     if let Some(a) = h.a_init.as_deref() {
-        let known = matches!(peft_core::AInit::from_name(a), Some(peft_core::AInit::Normal002 | peft_core::AInit::KaimingUniform));
-        check(known, format!("a_init is `{a}`: it is `normal-0.02` (the paper's) or `kaiming-uniform` (HF PEFT's)"));
+        let known = peft_core::AInit::from_name(a).is_some_and(|a| peft_core::AInit::FOR_TRAINED_A.contains(&a));
+        check(known, format!("a_init is `{a}`: it is {}", peft_core::AInit::TRAINED_A_CHOICES));
     }
     if let Some(k) = h.chain_reset_every_epochs {
         check(k >= 1, format!("chain_reset_every_epochs is {k}: a chain resets every ≥ 1 epochs (leave it out for never)"));

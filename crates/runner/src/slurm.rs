@@ -98,13 +98,12 @@ pub fn size_for(todo: &[Cell], ledger: &Ledger, device: &str, node: Option<NodeL
     let mut reasons = Vec::new();
     let mut mem_mib = 0u64;
     let mut time_minutes = 0u64;
-    let mut all_small = true;
-    let mut models: Vec<&str> = todo.iter().map(|c| c.model.as_str()).collect();
-    models.sort();
-    models.dedup();
-    for model in models {
-        let params = params_of(model);
-        all_small &= params.is_some_and(|p| p < SMALL_MODEL_PARAMS);
+    // Each model's size once (a mini model's builds the mini tokenizer).
+    let models: std::collections::BTreeSet<&str> = todo.iter().map(|c| c.model.as_str()).collect();
+    let params: std::collections::BTreeMap<&str, Option<usize>> = models.into_iter().map(|m| (m, params_of(m))).collect();
+    let small = |model: &str| params.get(model).copied().flatten().is_some_and(|p| p < SMALL_MODEL_PARAMS);
+    let all_small = params.keys().all(|m| small(m));
+    for (&model, &params) in &params {
         let peak = finished.iter().filter(|r| r.cell.model == model).map(|r| r.cost.peak_rss_bytes).max();
         let need = match (peak, params) {
             (Some(peak), _) => {
@@ -127,10 +126,10 @@ pub fn size_for(todo: &[Cell], ledger: &Ledger, device: &str, node: Option<NodeL
             .iter()
             .filter(|r| r.cell.model == cell.model && r.cell.dataset == cell.dataset && r.cell.method == cell.method)
             .map(|r| r.cost.wall_s)
-            .fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.max(b))));
+            .reduce(f64::max);
         let minutes = match longest {
             Some(s) => (2.0 * s / 60.0).ceil() as u64 + 10,
-            None if params_of(&cell.model).is_some_and(|p| p < SMALL_MODEL_PARAMS) => 60,
+            None if small(&cell.model) => 60,
             None => 24 * 60,
         };
         time_minutes = time_minutes.max(minutes);

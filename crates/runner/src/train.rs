@@ -382,7 +382,6 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
 
     // The step log continues a resumed cell's: the lines of the epochs it redoes are dropped.
     let mut log = opts.log_dir.as_ref().map(|d| StepLog::open(&d.join(format!("{hash}.steps.jsonl")), state.epochs.len())).transpose()?;
-    let groups_present: Vec<(String, ParamGroupKind)> = by_group.keys().map(|k| (serde_json::to_value(k).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(), *k)).collect();
     let bar = opts.batch_bar.as_ref();
     let mut outcome = Outcome::Finished;
     let mut device_peak_bytes = None;
@@ -407,7 +406,7 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
                 Ok((m, value, grad_norm)) => {
                     model = m;
                     if let Some(log) = log.as_mut() {
-                        let learning_rate = groups_present.iter().map(|(name, kind)| (name.clone(), lr * opt.config.multiplier(*kind))).collect();
+                        let learning_rate = by_group.keys().map(|&kind| (kind.as_str().to_string(), lr * opt.config.multiplier(kind))).collect();
                         let samples_per_s = idx.len() as f64 / step_start.elapsed().as_secs_f64().max(1e-9);
                         log.push(&ledger::StepLine { step: step + 1, epoch, learning_rate, loss: value, grad_norm, samples_per_s })?;
                     }

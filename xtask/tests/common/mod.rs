@@ -37,14 +37,7 @@ pub fn results_with_mini_models(name: &str) -> PathBuf {
     dir
 }
 
-/// The results of one experiment: hash → the file's bytes (`*.json` at the top of the ledger).
+/// The results of one experiment: file name → bytes (`ledger::audit::result_files`).
 pub fn ledger_files(results: &Path, experiment: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let dir = ledger::experiment_dir(results, "mini", experiment);
-    let Ok(entries) = std::fs::read_dir(&dir) else { return Default::default() };
-    entries
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
-        .filter(|(name, _)| !name.starts_with('.'))
-        .collect()
+    ledger::audit::result_files(&ledger::experiment_dir(results, "mini", experiment)).unwrap()
 }
