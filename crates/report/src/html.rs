@@ -1,4 +1,4 @@
-//! Self-contained HTML and CSV for a [`Table`]: inline CSS, no script, no network.
+//! Self-contained HTML and CSV for a [`Table`]: inline CSS, no network.
 
 use crate::table::{Note, Row, Table};
 
@@ -115,7 +115,9 @@ pub const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:1600px
     .diverged{font-size:75%;color:#b35c00;font-weight:normal;display:inline-block;max-width:16em;white-space:normal}\
     .note{color:#555;font-size:90%}.suite-mini{border-left:4px solid #e0a000;padding-left:1em}\
     .suite-paper{border-left:4px solid #0a7a0a;padding-left:1em}\
-    figure{margin:1em 0}svg{max-width:100%;height:auto}";
+    figure{margin:1em 0}svg{max-width:100%;height:auto}\
+    .filters{margin:1em 0;line-height:2}.filters label{margin-right:0.8em;white-space:nowrap}\
+    .pareto-chart{display:inline-block;vertical-align:top;margin:0.5em 1em 0.5em 0}";
 
 /// A whole page around one or more fragments.
 pub fn page(title: &str, body: &str) -> String {

@@ -3,13 +3,14 @@
 //! (`experiments/paper-tables/*.csv`) — laid out as in the paper (model × data set rows, method
 //! columns), mean ± std over seeds, the best / second / third marked green / red / blue, the
 //! sparse variants with their drop from the best, the paper's number beside ours — as
-//! self-contained HTML (inline CSS and SVG, no script, no network) with CSV and JSON beside
-//! each page.
+//! self-contained HTML (inline CSS and SVG, no network) with CSV and JSON beside each page.
+//! Only the Pareto page has a script (inline, its data embedded: it redraws for its filters).
 //!
 //! - [`table`]: the table model (aggregation over seeds, ranks, drops, ratios) and [`html`] its
 //!   rendering; [`plot`]: SVG plots through plotters.
 //! - [`cells`] reads the ledger's cells, [`paper`] the published numbers; [`pages`] builds Tables 2,
-//!   3/16, 17, 6 and 15, [`ablation`] Tables 8–13, [`bench`] the step-benchmark page;
+//!   3/16, 17, 6 and 15, [`ablation`] Tables 8–13, [`pareto`] the metric-against-cost view,
+//!   [`bench`] the step-benchmark page;
 //!   [`site::build_site`] writes everything (`cargo xtask report`).
 //!
 //! It must never train or read checkpoints: its input is the ledger, the paper's tables and
@@ -21,6 +22,7 @@ pub mod cells;
 pub mod html;
 pub mod pages;
 pub mod paper;
+pub mod pareto;
 pub mod plot;
 pub mod site;
 pub mod table;

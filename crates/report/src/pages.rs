@@ -70,7 +70,7 @@ fn run_of(c: &CellResult, value: Option<f64>, metric: &str, higher_is_better: bo
 
 /// Builds a table over `cells` with `value` per cell, rows in the paper's order and the
 /// paper's method names as headers.
-fn table_of(
+pub(crate) fn table_of(
     title: &str,
     cells: &[CellResult],
     value: &dyn Fn(&CellResult) -> (Option<f64>, String, bool),
@@ -258,15 +258,37 @@ fn cost_table_of(cells: &[CellResult]) -> &'static str {
     if cells.iter().any(|c| c.cell.hyper.target_modules.len() > 2) { "14" } else { "15" }
 }
 
+fn positive(v: f64) -> Option<f64> {
+    (v > 0.0 && v.is_finite()).then_some(v)
+}
+
+/// A cell's wall time in seconds; none for a diverged cell (it stopped early).
+pub fn wall_time(c: &CellResult) -> Option<f64> {
+    match c.outcome {
+        Outcome::Finished => positive(c.cost.wall_s),
+        Outcome::Diverged { .. } => None,
+    }
+}
+
+/// A cell's peak memory in bytes: the device allocator's on wgpu/CUDA, the process RSS on CPU.
+pub fn peak_memory(c: &CellResult) -> Option<f64> {
+    positive(c.cost.peak_memory_bytes() as f64)
+}
+
+/// A cell's trainable parameters: the adapter (or backbone) plus the head; none where the
+/// cell recorded no counts.
+pub fn trainable(c: &CellResult) -> Option<f64> {
+    (c.params.total > 0).then(|| (c.params.backbone_trainable + c.params.head) as f64)
+}
+
 /// Table 6: trainable parameters (adapter or backbone, plus the head) and their share of all
 /// parameters.
 pub fn params(cells: &[CellResult], paper: Option<&PaperTables>) -> Vec<Table> {
     let t = cost_table_of(cells);
-    let trainable = |c: &CellResult| (c.params.backbone_trainable + c.params.head) as f64;
     let counts = table_of(
         "Table 6 — trainable parameters (adapter or backbone + head); ratio to LoRA",
         cells,
-        &|c| ((c.params.total > 0).then(|| trainable(c)), String::new(), false),
+        &|c| (trainable(c), String::new(), false),
         &[],
         &|m, d, meth| paper?.get_metric(t, m, d, "trainable_params", meth),
     )
@@ -276,7 +298,7 @@ pub fn params(cells: &[CellResult], paper: Option<&PaperTables>) -> Vec<Table> {
     let share = table_of(
         "Table 6 — trainable parameters in % of all parameters",
         cells,
-        &|c| ((c.params.total > 0).then(|| 100.0 * trainable(c) / c.params.total as f64), String::new(), false),
+        &|c| (trainable(c).map(|n| 100.0 * n / c.params.total as f64), String::new(), false),
         &[],
         &|_, _, _| None,
     )
@@ -289,12 +311,7 @@ pub fn params(cells: &[CellResult], paper: Option<&PaperTables>) -> Vec<Table> {
 /// Diverged cells stopped early, so their wall time is left out (and noted).
 pub fn cost(cells: &[CellResult], paper: Option<&PaperTables>) -> Vec<Table> {
     let t = cost_table_of(cells);
-    let positive = |v: f64| (v > 0.0 && v.is_finite()).then_some(v);
-    let wall = |c: &CellResult| match c.outcome {
-        Outcome::Finished => positive(c.cost.wall_s),
-        Outcome::Diverged { .. } => None,
-    };
-    let memory = |c: &CellResult| positive(c.cost.peak_memory_bytes() as f64);
+    let (wall, memory) = (wall_time, peak_memory);
     // Units for the magnitude of this suite's cells (the paper's numbers are converted).
     let (time_unit, seconds_per_unit) = time_unit(cells.iter().filter_map(wall).fold(0.0, f64::max));
     let (memory_unit, bytes_per_unit) = memory_unit(cells.iter().filter_map(memory).fold(0.0, f64::max));

@@ -25,6 +25,11 @@ const PALETTE: [RGBColor; 12] = [
     RGBColor(255, 187, 120),
 ];
 
+/// The palette as CSS colours (`#1f77b4` …), for pages that draw in the browser.
+pub fn palette_css() -> Vec<String> {
+    PALETTE.iter().map(|c| format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)).collect()
+}
+
 fn colour(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }

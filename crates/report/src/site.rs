@@ -12,6 +12,7 @@ use crate::bench;
 use crate::cells::{self, Loaded};
 use crate::html::{escape, page, table_html, tables_csv};
 use crate::pages;
+use crate::pareto;
 use crate::paper::PaperTables;
 use crate::table::{CellStats, Table};
 
@@ -271,6 +272,43 @@ pub fn curve_anchor(model: &str, dataset: &str) -> String {
     format!("{model}--{dataset}").chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect()
 }
 
+/// `pareto.html`: per (model, data set) of the main grid, each method's metric against peak
+/// memory, wall time or trainable parameters, the frontier drawn, with filters in the page.
+fn pareto_page(w: &mut Writer, loaded: &Loaded, index: &mut Vec<IndexEntry>) -> Result<()> {
+    let mut groups = Vec::new();
+    let mut suites = Vec::new();
+    for suite in loaded.suites() {
+        let cells = loaded.cells(&suite, "main");
+        if cells.is_empty() {
+            continue;
+        }
+        groups.extend(pareto::groups(&suite, cells));
+        index.push(IndexEntry {
+            group: suite.clone(),
+            href: format!("pareto.html#suite={suite}"),
+            title: format!("Pareto view — {suite} suite"),
+            description: "per (model, data set), each method's test metric against peak memory, wall time or trainable parameters; the frontier drawn, dominated methods greyed; filters for model, data set and methods".into(),
+            cells: cells_summary(cells),
+        });
+        suites.push(suite);
+    }
+    let intro = "<p class=\"note\">Table 2's means over seeds against the cost of the same cells (Tables 6 and 15's means). \
+        A method is on the frontier (dashed) when no other method shown has a cost as low and a metric as good, one of them \
+        strictly better; the others are grey. Unticking a method recomputes the frontier; the view is kept in the address \
+        (<code>#axis=time&amp;dataset=…&amp;hide=fft</code>). Wall time and memory are as measured in the grid, cells running \
+        side by side (<code>--jobs</code>): read them as a rough guide; Table 15 measures cost under control. \
+        <a href=\"index.html\">All tables</a> · <a href=\"pareto.csv\">CSV</a> · <a href=\"pareto.json\">JSON</a></p>";
+    let body = if groups.is_empty() {
+        "<p>No finished cells yet: run <code>cargo xtask reproduce table2 --suite mini</code>, then <code>cargo xtask report</code>.</p>".to_string()
+    } else {
+        pareto::body(&groups)
+    };
+    w.write("pareto.html", &page(&page_title("Pareto view: metric against cost", &suites), &format!("{intro}{body}")))?;
+    w.write("pareto.csv", &pareto::csv(&groups))?;
+    w.write("pareto.json", &serde_json::to_string_pretty(&groups)?)?;
+    Ok(())
+}
+
 fn ablations_page(w: &mut Writer, loaded: &Loaded, paper: &PaperTables, index: &mut Vec<IndexEntry>) -> Result<()> {
     let mut body = String::new();
     let mut csv = String::from(ABLATION_CSV_HEADER);
@@ -422,7 +460,7 @@ fn index_page(w: &mut Writer, loaded: &Loaded, index: &[IndexEntry]) -> Result<(
 
 /// Reads every ledger file under `results_dir/runs/*/*/` and the paper's tables, and writes
 /// the site into `results_dir`: `index.html`, `table2.html`, `table3.html`, `table17.html`,
-/// `table6.html`, `table15.html`, `ablations.html` (each with `.csv` and `.json`), `bench.html`
+/// `table6.html`, `table15.html`, `pareto.html`, `ablations.html` (each with `.csv` and `.json`), `bench.html`
 /// when `results_dir/bench/step.json` exists, and the plots under `plots/`. Returns every
 /// file written, the index first. Unreadable ledger files are listed on the index, not fatal.
 pub fn build_site(results_dir: &Path, paper_tables_dir: &Path) -> Result<Vec<PathBuf>> {
@@ -434,6 +472,7 @@ pub fn build_site(results_dir: &Path, paper_tables_dir: &Path) -> Result<Vec<Pat
         main_page(&mut w, &loaded, &paper, spec, &mut index)?;
     }
     curves_page(&mut w, &loaded, &mut index)?;
+    pareto_page(&mut w, &loaded, &mut index)?;
     ablations_page(&mut w, &loaded, &paper, &mut index)?;
     bench_page(&mut w, results_dir, &mut index)?;
     // Group the index by suite in the ledger's order, benchmarks last.

@@ -104,6 +104,29 @@ fn pages_render_in_headless_chromium_with_tables_and_plots() {
     // The colours came out: the best cells' green on Table 2, the bars' blue on Table 17.
     assert!(pixels_like(&shots.join("table2.png"), [10, 122, 10]) > 50, "no green best cells in the Table 2 screenshot");
     assert!(pixels_like(&shots.join("table17.png"), [31, 119, 180]) > 500, "no bars in the Table 17 screenshot");
+    // The Pareto page draws its charts in the browser: one per (model, data set), the frontier
+    // the same as report::pareto's (pareto.json), dominated methods grey; the filters in the
+    // address recompute it (without LoRA, cLA alone beats FFT on mini-acceptability).
+    let groups: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(site.join("pareto.json")).unwrap()).unwrap();
+    let dom = run_chromium(&bin, &profile, "--dump-dom", &url("pareto.html"), &scratch);
+    let groups = groups.as_array().unwrap();
+    assert_eq!(dom.matches("<figure class=\"pareto-chart\"").count(), groups.len(), "a chart per (model, data set)");
+    for g in groups {
+        let key = format!("{}/{}/{}", g["suite"].as_str().unwrap(), g["model"].as_str().unwrap(), g["dataset"].as_str().unwrap());
+        let want: Vec<&str> = g["frontier"]["memory"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
+        let chart = format!("data-group=\"{key}\" data-axis=\"memory\" data-frontier=\"{}\"", want.join(","));
+        assert!(dom.contains(&chart), "the page's frontier for {key} differs from pareto.json's {want:?}");
+    }
+    assert!(dom.contains("<g class=\"point dominated\" data-method=\"fft\">"), "FFT greyed on mini-acceptability");
+    assert!(dom.contains("<polyline class=\"frontier-line\""), "the frontier drawn");
+    assert!(dom.contains("<input type=\"checkbox\" name=\"method\" value=\"lora\" checked=\"\">"), "method filters");
+    let filtered = run_chromium(&bin, &profile, "--dump-dom", &format!("{}#axis=params&dataset=mini-acceptability&hide=lora", url("pareto.html")), &scratch);
+    assert_eq!(filtered.matches("<figure class=\"pareto-chart\"").count(), 1, "only mini-acceptability");
+    assert!(filtered.contains("data-group=\"mini/mini-encoder/mini-acceptability\" data-axis=\"params\" data-frontier=\"cla\""), "without LoRA the frontier is cLA alone");
+    assert!(filtered.contains("<input type=\"checkbox\" name=\"method\" value=\"lora\">"), "LoRA unticked");
+    let png = shots.join("pareto.png");
+    run_chromium_at(&bin, &profile, "1280,800", &format!("--screenshot={}", png.display()), &url("pareto.html"), &scratch);
+    assert!(pixels_like(&png, [31, 119, 180]) > 50, "the first method's colour on the frontier in the Pareto screenshot");
     // A table wider than a 1280 × 800 window scrolls inside its own box: the page body does
     // not overflow (a probe script in a copy of the page reports the widths it laid out).
     let methods: Vec<&str> = methods::REGISTRY.iter().map(|m| m.name).collect();
@@ -137,5 +160,5 @@ fn pages_render_in_headless_chromium_with_tables_and_plots() {
             std::fs::copy(e.path(), keep.join(e.file_name())).ok();
         }
     }
-    eprintln!("rendered 5 pages in {:.1} s; screenshots in {}", start.elapsed().as_secs_f64(), keep.display());
+    eprintln!("rendered 6 pages in {:.1} s; screenshots in {}", start.elapsed().as_secs_f64(), keep.display());
 }

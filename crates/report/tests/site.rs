@@ -289,3 +289,35 @@ fn table2_plots_means_with_their_spread() {
     assert!(html.contains("mean ± std over seeds") && html.contains("mini-encoder / mini-paraphrase"), "a plot per row");
     assert!(dir.path().join("plots/table2-mini-1.svg").is_file());
 }
+
+/// The Pareto view: a point per method and (model, data set) with Table 2's mean and the
+/// cells' mean cost; on mini-acceptability FFT (52, 2 GiB) is beaten by LoRA (62, 1 GiB) on
+/// both, while cLA (59, 0.9 GiB) is cheaper than LoRA: the frontier is cLA, LoRA.
+#[test]
+fn pareto_points_and_frontiers() {
+    let (dir, written) = built();
+    assert!(written.iter().any(|p| p.ends_with("pareto.html")));
+    let rows = read_csv(&dir.path().join("pareto.csv"));
+    let acc = |method: &str| row(&rows, &[("suite", "mini"), ("dataset", "mini-acceptability"), ("method", method)]).clone();
+    let (fft, lora, cla) = (acc("fft"), acc("lora"), acc("cla"));
+    assert!(close(num(&lora, "mean"), 62.0));
+    assert!(close(num(&lora, "std"), 2.0));
+    assert!(close(num(&cla, "mean"), 59.0));
+    assert_eq!(cla["seeds"], "2", "the diverged seed has no value");
+    assert!(close(num(&fft, "peak_memory_bytes"), (2u64 << 30) as f64));
+    assert!(close(num(&fft, "trainable_params"), 1_000_000.0));
+    assert_eq!(cla["wall_s"], "540", "the diverged seed's wall time is left out, as on Table 15");
+    for axis in ["frontier_memory", "frontier_time", "frontier_params"] {
+        assert_eq!((fft[axis].as_str(), lora[axis].as_str(), cla[axis].as_str()), ("false", "true", "true"), "{axis}");
+    }
+    // mini-paraphrase rises with cost (cLA 77, LoRA 80, FFT 81): all three on the frontier.
+    let para = |m: &str| row(&rows, &[("suite", "mini"), ("dataset", "mini-paraphrase"), ("method", m)])["frontier_memory"].clone();
+    assert_eq!([para("fft"), para("lora"), para("cla")], ["true", "true", "true"]);
+    let json: serde_json::Value = serde_json::from_str(&read(&dir, "pareto.json")).unwrap();
+    let g = json.as_array().unwrap().iter().find(|g| g["dataset"] == "mini-acceptability").unwrap();
+    assert_eq!(g["frontier"]["memory"], serde_json::json!(["cla", "lora"]), "by increasing cost");
+    let html = read(&dir, "pareto.html");
+    assert!(html.contains("<script type=\"application/json\" id=\"pareto-data\">") && !html.contains("src=\""), "data and script inline");
+    assert!(html.contains("<td data-axis=\"memory\">1.0 GiB ★</td>"), "LoRA's memory, on the frontier");
+    assert!(read(&dir, "index.html").contains("<a href=\"pareto.html#suite=mini\">Pareto view — mini suite</a>"));
+}
