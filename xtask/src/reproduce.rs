@@ -378,6 +378,7 @@ fn bar_style() -> ProgressStyle {
 fn options(results: &Path, ledger: &Ledger, device: DeviceArg) -> Result<RunOptions> {
     let mut o = RunOptions::new(results, ledger.partial_dir(), device.device()?, &format!("{device:?}").to_lowercase());
     o.log_dir = Some(ledger.log_dir());
+    o.weights_dir = Some(ledger.weights_dir());
     Ok(o)
 }
 

@@ -259,6 +259,22 @@ pub struct CellResult {
     /// (`None` where git could not tell, and in results from before this was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<CodeVersion>,
+    /// The trained model of the selected epoch, kept for HF (`None`: not kept — a diverged
+    /// first epoch, a family without an export, or a result from before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<KeptWeights>,
+}
+
+/// Where a finished cell's trained model lies and in what form.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeptWeights {
+    /// The directory, relative to the experiment's ledger directory (`weights/<hash>`).
+    pub dir: String,
+    /// The epoch whose weights these are (the selected one).
+    pub epoch: usize,
+    /// `peft-lora` (an HF PEFT adapter over the base checkpoint) or `transformers` (a whole
+    /// checkpoint).
+    pub format: String,
 }
 
 /// Seconds since the Unix epoch: the clock of `finished_at` and `failed_at`.

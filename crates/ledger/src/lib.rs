@@ -22,5 +22,5 @@ pub mod store;
 
 pub use bench::StepRecord;
 pub use log::{StepLine, TrainerState};
-pub use cell::{ADAM_BETAS, ADAM_EPS, Adaptation, Cell, CellResult, CodeVersion, Cost, EpochRecord, FailedCell, Hyper, Outcome, ParamCounts, ScheduleKind, Selection, unix_now};
+pub use cell::{ADAM_BETAS, ADAM_EPS, Adaptation, Cell, CellResult, CodeVersion, Cost, EpochRecord, FailedCell, Hyper, KeptWeights, Outcome, ParamCounts, ScheduleKind, Selection, unix_now};
 pub use store::{Ledger, LedgerError, TABLE15_EXPERIMENT, config_hash, experiment_dir, runs_dir, write_durably};

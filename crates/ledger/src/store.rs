@@ -146,6 +146,12 @@ impl Ledger {
         self.dir.join("logs")
     }
 
+    /// Where each finished cell's trained model goes: `weights/<hash>/` (an HF PEFT adapter or
+    /// a transformers checkpoint of the selected epoch; see `CellResult::weights`).
+    pub fn weights_dir(&self) -> PathBuf {
+        self.dir.join("weights")
+    }
+
     pub fn path_of(&self, hash: &str) -> PathBuf {
         self.dir.join(format!("{hash}.json"))
     }

@@ -145,6 +145,18 @@ pub fn load(ckpt: &Checkpoint, device: &Device) -> Result<AnyModel, ModelError> 
 /// checkpoint had; pretraining heads (masked-LM, LM, pooler of RoBERTa) are dropped.
 /// [`TaskHead::AsDeclared`] loads the checkpoint as it is (what [`load`] does).
 pub fn load_for_finetuning(ckpt: &Checkpoint, head: TaskHead, seed: u64, device: &Device) -> Result<AnyModel, ModelError> {
+    load_with(ckpt, head, seed, device, Ok)
+}
+
+/// As [`load_for_finetuning`], with the checkpoint's weights (after a new head's) passed
+/// through `edit` first: an overlay of trained head tensors ([`crate::peft`]).
+pub fn load_with(
+    ckpt: &Checkpoint,
+    head: TaskHead,
+    seed: u64,
+    device: &Device,
+    edit: impl FnOnce(Weights) -> Result<Weights, ModelError>,
+) -> Result<AnyModel, ModelError> {
     let (path, json) = ckpt.config_json()?;
     let model_type = json.get("model_type").and_then(|v| v.as_str()).unwrap_or("").to_string();
     let arch = json
@@ -168,6 +180,7 @@ pub fn load_for_finetuning(ckpt: &Checkpoint, head: TaskHead, seed: u64, device:
     };
     // A new head replaces the checkpoint's (fine-tuning); a declared one is read as stored.
     let w = if matches!(head, TaskHead::Classifier(_)) { w.with_new_head(family.new_head.replace, family.new_head.fill, seed, 0.02) } else { w };
+    let w = edit(w)?;
     let request = LoadRequest {
         weights: &w,
         config: &json,

@@ -302,6 +302,30 @@ impl FineTune for BertForSequenceClassification {
         let (ids, types, mask, _) = inputs.text_with_types();
         self.forward_with_types(ids, types, mask)
     }
+
+    /// `BertForSequenceClassification` (`bert.`, the pooler's dense as `bert.pooler.dense`,
+    /// `classifier`) or `RobertaForSequenceClassification` (`roberta.`, `classifier.dense`,
+    /// `classifier.out_proj`).
+    fn hf_export(&self, out: &mut crate::export::HfTensors) -> Result<crate::finetune::HfTask, ModelError> {
+        let c = &self.classifier;
+        let roberta = self.encoder.config.is_roberta();
+        if roberta {
+            self.encoder.hf_tensors("roberta.", out);
+            out.linear("classifier.dense", &c.dense);
+            out.linear("classifier.out_proj", &c.out_proj);
+        } else {
+            self.encoder.hf_tensors("bert.", out);
+            out.linear("bert.pooler.dense", &c.dense);
+            out.linear("classifier", &c.out_proj);
+        }
+        Ok(crate::finetune::HfTask {
+            architecture: if roberta { "RobertaForSequenceClassification" } else { "BertForSequenceClassification" },
+            peft_task_type: Some("SEQ_CLS"),
+            head_prefixes: if roberta { &["classifier."] } else { &["classifier.", "bert.pooler."] },
+            fan_in_fan_out: false,
+            num_labels: Some(c.out_proj.out_features()),
+        })
+    }
 }
 
 /// The architecture numbers of a BERT / RoBERTa checkpoint (its `config.json`), for parameter

@@ -28,6 +28,10 @@ pub enum ModelError {
 
     #[error(transparent)]
     Peft(#[from] peft_core::PeftError),
+
+    /// Something this model or adapter asks for that the harness does not do (yet).
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl From<hub::HubError> for ModelError {

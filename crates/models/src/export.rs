@@ -8,16 +8,22 @@
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Tensor;
-use peft_core::AdaptedLinear;
+use peft_core::{AdaptedLinear, LoraFactors};
 use peft_core::safetensors_io::{shape_and_values, write_f32};
 
 use crate::ModelError;
 use crate::layers::{Embedding, LayerNorm};
 
-/// Named tensors in transformers' layout, collected family by family.
+/// Named tensors in transformers' layout, collected family by family; and, for HF PEFT, each
+/// linear's module path beside the harness's name of it, with its update as factors where it
+/// is adapted.
 #[derive(Default)]
 pub struct HfTensors {
     pub tensors: Vec<(String, Vec<usize>, Vec<f32>)>,
+    /// (transformers' module path, the layer's name here) of every linear written.
+    pub linears: Vec<(String, String)>,
+    /// (transformers' module path, the update since adaptation) of every adapted linear.
+    pub adapters: Vec<(String, LoraFactors)>,
 }
 
 impl HfTensors {
@@ -29,16 +35,23 @@ impl HfTensors {
     /// An `nn.Linear` (`<prefix>.weight` [out, in], `<prefix>.bias`), adapter merged.
     pub fn linear(&mut self, prefix: &str, l: &AdaptedLinear) {
         self.push(format!("{prefix}.weight"), l.effective_weight().transpose());
+        self.bias_and_names(prefix, l);
+    }
+
+    /// GPT-2's `Conv1D` (`<prefix>.weight` stored [in, out]), adapter merged. HF PEFT's LoRA
+    /// factors of a `Conv1D` have the same layout as a linear's.
+    pub fn conv1d(&mut self, prefix: &str, l: &AdaptedLinear) {
+        self.push(format!("{prefix}.weight"), l.effective_weight());
+        self.bias_and_names(prefix, l);
+    }
+
+    fn bias_and_names(&mut self, prefix: &str, l: &AdaptedLinear) {
         if let Some(b) = &l.bias {
             self.push(format!("{prefix}.bias"), b.val().inner());
         }
-    }
-
-    /// GPT-2's `Conv1D` (`<prefix>.weight` stored [in, out]), adapter merged.
-    pub fn conv1d(&mut self, prefix: &str, l: &AdaptedLinear) {
-        self.push(format!("{prefix}.weight"), l.effective_weight());
-        if let Some(b) = &l.bias {
-            self.push(format!("{prefix}.bias"), b.val().inner());
+        self.linears.push((prefix.to_string(), l.name().to_string()));
+        if let Some(f) = l.lora_factors() {
+            self.adapters.push((prefix.to_string(), f));
         }
     }
 

@@ -60,6 +60,28 @@ pub trait FineTune: Module + Sized {
 
     /// Logits `[batch, outputs]` (causal LMs: `[batch × (seq − 1), vocab]`).
     fn logits(&self, inputs: &Inputs) -> Tensor<2>;
+
+    /// The model in the layout of its transformers task class (adapters merged, each adapted
+    /// linear's factors beside), for [`crate::peft`]'s exports. Families without one say so.
+    fn hf_export(&self, _out: &mut crate::export::HfTensors) -> Result<HfTask, ModelError> {
+        Err(ModelError::Unsupported(format!("exporting a `{}` to transformers' layout is not implemented", std::any::type_name::<Self>())))
+    }
+}
+
+/// What [`FineTune::hf_export`] wrote: the transformers class whose keys it used and what HF
+/// PEFT needs to know of it.
+#[derive(Clone, Debug)]
+pub struct HfTask {
+    /// e.g. `BertForSequenceClassification` (the exported `config.json`'s `architectures`).
+    pub architecture: &'static str,
+    /// HF PEFT's `task_type` (`SEQ_CLS`, `CAUSAL_LM`), `None` for image classifiers.
+    pub peft_task_type: Option<&'static str>,
+    /// Key prefixes of the task head (trained by every method: PEFT's `modules_to_save`).
+    pub head_prefixes: &'static [&'static str],
+    /// The linears are GPT-2 `Conv1D`s (PEFT's `fan_in_fan_out`).
+    pub fan_in_fan_out: bool,
+    /// The output count of a classifier head (`num_labels`), `None` for a causal LM.
+    pub num_labels: Option<usize>,
 }
 
 /// The [`FineTune::apply_method`] and [`FineTune::backbone_linears`] of a model whose

@@ -183,6 +183,18 @@ impl FineTune for Gpt2LmHeadModel {
         let (ids, mask, _) = inputs.text();
         next_token_logits(self.forward(ids, mask))
     }
+
+    /// `GPT2LMHeadModel` (the LM head tied to `wte`: no head of its own).
+    fn hf_export(&self, out: &mut crate::export::HfTensors) -> Result<crate::finetune::HfTask, ModelError> {
+        self.hf_tensors(out);
+        Ok(crate::finetune::HfTask {
+            architecture: "GPT2LMHeadModel",
+            peft_task_type: Some("CAUSAL_LM"),
+            head_prefixes: &[],
+            fan_in_fan_out: true,
+            num_labels: None,
+        })
+    }
 }
 
 /// The architecture numbers of a GPT-2 checkpoint, for parameter counts without loading it.

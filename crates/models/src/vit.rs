@@ -226,6 +226,20 @@ impl FineTune for VitForImageClassification {
     fn logits(&self, inputs: &Inputs) -> Tensor<2> {
         self.forward(inputs.pixels())
     }
+
+    fn hf_export(&self, out: &mut crate::export::HfTensors) -> Result<crate::finetune::HfTask, ModelError> {
+        if self.vit.patch_projection.lora_factors().is_some() {
+            return Err(ModelError::Unsupported("the patch projection is adapted: a convolution's adapter has no HF PEFT LoRA export here".into()));
+        }
+        self.hf_tensors(out);
+        Ok(crate::finetune::HfTask {
+            architecture: "ViTForImageClassification",
+            peft_task_type: None,
+            head_prefixes: &["classifier."],
+            fan_in_fan_out: false,
+            num_labels: Some(self.classifier.out_features()),
+        })
+    }
 }
 
 /// The architecture numbers of a ViT checkpoint, for parameter counts without loading it.

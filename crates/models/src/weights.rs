@@ -21,6 +21,8 @@ pub struct Weights {
     files: Vec<(PathBuf, Mmap)>,
     /// key → index into `files`.
     keys: BTreeMap<String, usize>,
+    /// key → the name it is stored under, where they differ (an overlay's prefixed keys).
+    stored_as: BTreeMap<String, String>,
     used: RefCell<BTreeSet<String>>,
     /// Freshly initialised tensors for keys the files lack (a new task head, or a whole
     /// randomly initialised model).
@@ -80,7 +82,7 @@ impl Weights {
             }
             files.push((path.clone(), mmap));
         }
-        Ok(Self { files, keys, used: RefCell::new(BTreeSet::new()), init: None })
+        Ok(Self { files, keys, stored_as: BTreeMap::new(), used: RefCell::new(BTreeSet::new()), init: None })
     }
 
     /// Opens the weights of a checkpoint directory (or a hub snapshot): `model.safetensors`,
@@ -116,6 +118,7 @@ impl Weights {
         Self {
             files: Vec::new(),
             keys: BTreeMap::new(),
+            stored_as: BTreeMap::new(),
             used: RefCell::new(BTreeSet::new()),
             init: Some(FreshInit { rng: RefCell::new(peft_core::Rng::seed_from(seed)), std, prefixes: Vec::new() }),
         }
@@ -146,6 +149,36 @@ impl Weights {
 
     /// Whether `key` can be read: stored in the files, or freshly initialised. A fully random
     /// source answers for the keys of the canonical (prefixed) layout.
+    /// Adds the tensors of `path` whose names start with `prefix` and pass `keep`, under their
+    /// names without the prefix; they take the place of the same keys in the files opened
+    /// before (an HF PEFT adapter's `base_model.model.classifier.weight` replaces the base
+    /// checkpoint's `classifier.weight`).
+    pub fn with_overlay(mut self, path: &Path, prefix: &str, keep: impl Fn(&str) -> bool) -> Result<Self, ModelError> {
+        let file = std::fs::File::open(path).map_err(|e| weights_err(path, e.to_string()))?;
+        // SAFETY: as in `open`: read-only, not modified while mapped.
+        let mmap = unsafe { Mmap::map(&file) }.map_err(|e| weights_err(path, e.to_string()))?;
+        let names: Vec<String> = SafeTensors::deserialize(&mmap)
+            .map_err(|e| weights_err(path, format!("not a readable safetensors file: {e}")))?
+            .names()
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let i = self.files.len();
+        for name in names {
+            let Some(key) = name.strip_prefix(prefix) else { continue };
+            if keep(key) {
+                self.keys.insert(key.to_string(), i);
+                self.stored_as.insert(key.to_string(), name.clone());
+            }
+        }
+        self.files.push((path.to_path_buf(), mmap));
+        Ok(self)
+    }
+
+    fn stored_name<'a>(&'a self, key: &'a str) -> &'a str {
+        self.stored_as.get(key).map(String::as_str).unwrap_or(key)
+    }
+
     pub fn contains(&self, key: &str) -> bool {
         self.keys.contains_key(key) || self.init.as_ref().is_some_and(|i| i.applies_to(key))
     }
@@ -159,7 +192,7 @@ impl Weights {
         let &i = self.keys.get(key)?;
         let (_, mmap) = &self.files[i];
         let st = SafeTensors::deserialize(mmap).ok()?;
-        st.tensor(key).ok().map(|v| v.shape().to_vec())
+        st.tensor(self.stored_name(key)).ok().map(|v| v.shape().to_vec())
     }
 
     /// Reads `key` as f32 values, checking its shape.
@@ -173,7 +206,7 @@ impl Weights {
         };
         let (path, mmap) = &self.files[i];
         let st = SafeTensors::deserialize(mmap).map_err(|e| weights_err(path, e.to_string()))?;
-        let view = st.tensor(key).map_err(|e| weights_err(path, e.to_string()))?;
+        let view = st.tensor(self.stored_name(key)).map_err(|e| weights_err(path, e.to_string()))?;
         if view.shape() != shape {
             return Err(weights_err(
                 path,

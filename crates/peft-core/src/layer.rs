@@ -66,6 +66,17 @@ impl AdapterState {
     }
 }
 
+/// A layer's update as a low-rank product, W − W₀ = scale · A·B (see
+/// [`AdaptedLinear::lora_factors`]).
+#[derive(Clone, Debug)]
+pub struct LoraFactors {
+    /// [in, R]
+    pub a: Tensor<2>,
+    /// [R, out]
+    pub b: Tensor<2>,
+    pub scale: f64,
+}
+
 /// A linear layer adapted by one of the paper's methods.
 #[derive(Module, Debug)]
 pub struct AdaptedLinear {
@@ -83,6 +94,11 @@ pub struct AdaptedLinear {
     pub columns_start: Option<Tensor<2>>,
     /// Selected coordinates as an index tensor, for the gathered forms.
     pub column_index: Option<Tensor<1, Int>>,
+    /// Chained methods: the factors of every chain merged so far, side by side — A [in, K·r]
+    /// and B [K·r, out] (PaCA: one-hot A and C − C₀), so that the merged update stays a
+    /// low-rank product (`lora_factors`, PEFT export). Never trained.
+    pub merged_a: Option<Tensor<2>>,
+    pub merged_b: Option<Tensor<2>>,
     #[module(skip)]
     pub state: AdapterState,
 }
@@ -221,6 +237,8 @@ impl AdaptedLinear {
             columns: None,
             columns_start: None,
             column_index: None,
+            merged_a: None,
+            merged_b: None,
             state: state.clone(),
         };
         state.columns = Vec::new();
@@ -390,9 +408,79 @@ impl AdaptedLinear {
             self.lora_b.as_ref().map(|p| p.id),
             self.columns.as_ref().map(|p| p.id),
         ];
+        let done = self.current_factors();
         let mut merged = self.merge_into_base();
+        if let Some((a, b)) = done {
+            let cat = |old: Option<Tensor<2>>, new: Tensor<2>, dim: usize| match old {
+                Some(old) => Tensor::cat(vec![old, new], dim),
+                None => new,
+            };
+            merged.merged_a = Some(cat(merged.merged_a.take(), a, 1));
+            merged.merged_b = Some(cat(merged.merged_b.take(), b, 0));
+        }
         merged.state.chain += 1;
         merged.start_chain(Some(ids))
+    }
+
+    /// The current chain's update as factors (A [in, r], B [r, out]) with ΔW = scale·A·B,
+    /// without autodiff: dense A or the one-hot selector, and B; PaCA: one-hot A and C − C₀
+    /// (scale 1). `None` for FFT.
+    fn current_factors(&self) -> Option<(Tensor<2>, Tensor<2>)> {
+        let spec = self.spec();
+        let device = self.weight.val().device();
+        let one_hot = || {
+            let cols = &self.state.columns;
+            tensor_from_vec(selector_matrix(cols, self.state.in_features), [self.state.in_features, cols.len()], &device)
+        };
+        match spec.trains {
+            Trains::BaseWeight => None,
+            Trains::FactorsAB | Trains::FactorB => {
+                let a = self.lora_a.as_ref().map(|a| a.val().inner()).unwrap_or_else(one_hot);
+                Some((a, self.lora_b.as_ref()?.val().inner()))
+            }
+            Trains::BaseColumns => {
+                let c = self.columns.as_ref()?.val().inner();
+                Some((one_hot(), c - self.columns_start.clone()?.inner()))
+            }
+        }
+    }
+
+    /// The layer's whole update since it was adapted as one low-rank product: W − W₀ =
+    /// scale · A·B with the factors of every merged chain and the current one side by side
+    /// (A [in, R], B [R, out], R = chains · r). Exact for every adapter method: PaCA's update
+    /// lives in r columns of W (A one-hot, B = C − C₀, scale 1). `None` for FFT.
+    pub fn lora_factors(&self) -> Option<LoraFactors> {
+        let (a, b) = self.current_factors()?;
+        let (a, b) = match (&self.merged_a, &self.merged_b) {
+            (Some(ma), Some(mb)) => (Tensor::cat(vec![ma.clone(), a], 1), Tensor::cat(vec![mb.clone(), b], 0)),
+            _ => (a, b),
+        };
+        let scale = if self.spec().trains == Trains::BaseColumns { 1.0 } else { self.scaling() };
+        Some(LoraFactors { a, b, scale })
+    }
+
+    /// The same layer with its dense factors set to `a` [in, r] and `b` [r, out] (an adapter
+    /// trained elsewhere: HF PEFT's `lora_A`/`lora_B`, transposed). Parameter ids and what
+    /// trains are kept; a layer without dense factors or factors of another shape is an error.
+    pub fn with_factors(mut self, a: Tensor<2>, b: Tensor<2>) -> Result<Self, PeftError> {
+        let (n_in, n_out, r) = (self.state.in_features, self.state.out_features, self.state.config.rank);
+        let name = self.state.name.clone();
+        let (Some(pa), Some(pb)) = (&self.lora_a, &self.lora_b) else {
+            return Err(PeftError::Shape(format!("layer `{name}` ({}) has no dense A and B to set", self.state.method)));
+        };
+        if a.dims() != [n_in, r] || b.dims() != [r, n_out] {
+            return Err(PeftError::Shape(format!(
+                "layer `{name}`: factors A {:?} and B {:?} given, the layer has A [{n_in}, {r}] and B [{r}, {n_out}]",
+                a.dims(),
+                b.dims()
+            )));
+        }
+        let device = self.weight.val().device();
+        let set = |p: &Param<Tensor<2>>, v: Tensor<2>| param(Some(p.id), leaf(v, &device), p.is_require_grad());
+        let (na, nb) = (set(pa, a), set(pb, b));
+        self.lora_a = Some(na);
+        self.lora_b = Some(nb);
+        Ok(self)
     }
 
     /// Ids of the adapter's trainable tensors (A when trained, B, PaCA's columns).

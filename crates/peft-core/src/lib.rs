@@ -27,7 +27,7 @@ pub use chain::{ChainSchedule, ResetUnit};
 pub use counts::{ParamCount, count_params};
 pub use error::PeftError;
 pub use groups::{ParamGroupKind, ParamGroups, TrainableParam};
-pub use layer::{AdaptedLinear, AdapterConfig, AdapterState};
+pub use layer::{AdaptedLinear, AdapterConfig, AdapterState, LoraFactors};
 pub use methods::{AInit, BoundInputs, LayerShape, MethodSpec, REGISTRY, Selector, Trains, generalization_bound, method, update_support};
 pub use optim::{AdamW, AdamWConfig, StepReport};
 pub use seeded::Rng;

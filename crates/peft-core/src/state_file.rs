@@ -3,7 +3,9 @@
 //! Tensors use HF PEFT's names and orientation (`<layer>.lora_A.weight` [r, in],
 //! `<layer>.lora_B.weight` [out, r]); PaCA's trained columns are `<layer>.paca.columns`
 //! [out, r] with their starting value `<layer>.paca.columns_start`. Chained methods and FFT
-//! change the base weight, so theirs is saved too (`<layer>.base_layer.weight` [out, in]).
+//! change the base weight, so theirs is saved too (`<layer>.base_layer.weight` [out, in]),
+//! with the factors of the chains merged so far (`<layer>.merged.lora_A.weight` [K·r, in],
+//! `<layer>.merged.lora_B.weight` [out, K·r]).
 //! The non-tensor state (method, rank, α, chain index, selected columns, the column pool, the
 //! RNG state) is JSON in the file's metadata under the layer's name.
 
@@ -42,6 +44,10 @@ pub fn save_adapters(path: &Path, layers: &[&AdaptedLinear]) -> Result<(), PeftE
         }
         if let Some(c0) = &layer.columns_start {
             push("paca.columns_start", shape_and_values(c0.clone().inner().transpose()));
+        }
+        if let (Some(a), Some(b)) = (&layer.merged_a, &layer.merged_b) {
+            push("merged.lora_A.weight", shape_and_values(a.clone().transpose()));
+            push("merged.lora_B.weight", shape_and_values(b.clone().transpose()));
         }
         if spec.chained || spec.trains == Trains::BaseWeight {
             push("base_layer.weight", shape_and_values(layer.weight.val().inner().transpose()));
@@ -155,6 +161,11 @@ pub fn load_adapters(
             let t0 =
                 read_transposed(&st, path, &format!("{name}.paca.columns_start"), [n_out, r], &device)?;
             layer.columns_start = Some(t0);
+        }
+        if spec.chained && spec.has_adapter() && state.chain > 0 {
+            let merged = state.chain * r;
+            layer.merged_a = Some(read_transposed(&st, path, &format!("{name}.merged.lora_A.weight"), [merged, n_in], &device)?.inner());
+            layer.merged_b = Some(read_transposed(&st, path, &format!("{name}.merged.lora_B.weight"), [n_out, merged], &device)?.inner());
         }
         if spec.chained || spec.trains == Trains::BaseWeight {
             let w = read_transposed(&st, path, &format!("{name}.base_layer.weight"), [n_out, n_in], &device)?;

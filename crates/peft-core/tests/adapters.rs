@@ -248,6 +248,40 @@ fn a_chain_reset_keeps_the_function_and_restarts_the_adapter() {
     }
 }
 
+/// Every adapter method's whole update, across chain resets, is the low-rank product
+/// `lora_factors` gives (the PEFT export relies on it): W_eff − W₀ = scale · A·B with
+/// R = chains · r, and the factors survive a save / load.
+#[test]
+fn the_update_since_adaptation_is_one_low_rank_product() {
+    let device = device();
+    let (w0, _) = base(&device);
+    let w0 = values(&w0);
+    let dir = std::env::temp_dir().join(format!("peft-core-factors-{}", std::process::id()));
+    for spec in REGISTRY.iter().filter(|m| m.has_adapter()) {
+        let mut l = perturb(layer(spec.name, &device), 21, &device);
+        for chain in 1..=3 {
+            l = perturb(l.reset_chain(), 21 + chain, &device);
+        }
+        let f = l.lora_factors().unwrap();
+        let chains = if spec.chained { 4 } else { 1 };
+        assert_eq!(f.a.dims(), [IN, chains * RANK], "{}", spec.name);
+        assert_eq!(f.b.dims(), [chains * RANK, OUT], "{}", spec.name);
+        let delta = values(&f.a.clone().matmul(f.b.clone()).mul_scalar(f.scale));
+        let eff = values(&l.effective_weight());
+        let rebuilt: Vec<f32> = w0.iter().zip(&delta).map(|(w, d)| w + d).collect();
+        assert!(max_abs_diff(&rebuilt, &eff) <= 1e-5, "{}: W₀ + scale·A·B ≠ W_eff ({})", spec.name, max_abs_diff(&rebuilt, &eff));
+        let want_scale = if spec.trains == Trains::BaseColumns { 1.0 } else { 2.0 };
+        assert_eq!(f.scale, want_scale, "{}", spec.name);
+        let path = dir.join(format!("{}.safetensors", spec.name));
+        save_adapters(&path, &[&l]).unwrap();
+        let fresh = layer_with(spec.name, &AdapterConfig { rank: RANK, alpha: 2.0 * RANK as f64, seed: 77, a_init: None }, &device);
+        let restored = load_adapters(&path, vec![fresh]).unwrap().pop().unwrap().lora_factors().unwrap();
+        assert_eq!((values(&restored.a), values(&restored.b)), (values(&f.a), values(&f.b)), "{}: factors after a load", spec.name);
+    }
+    assert!(layer("fft", &device).lora_factors().is_none());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn non_chained_methods_ignore_resets() {
     let device = device();

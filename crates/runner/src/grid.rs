@@ -510,6 +510,7 @@ mod tests {
             finished_at: 1,
             harness_version: "test".into(),
             code: None,
+            weights: None,
         }
     }
 

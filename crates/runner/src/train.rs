@@ -54,6 +54,9 @@ pub struct RunOptions {
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// Evaluation batch size.
     pub eval_batch_size: usize,
+    /// Where each cell keeps its trained model (`Ledger::weights_dir`): the selected epoch's,
+    /// as an HF PEFT adapter or a transformers checkpoint ([`models::peft`]); `None`: not kept.
+    pub weights_dir: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -69,6 +72,7 @@ impl RunOptions {
             stop: None,
             log_dir: None,
             eval_batch_size: 64,
+            weights_dir: None,
         }
     }
 }
@@ -145,10 +149,20 @@ pub fn run_cell(cell: &Cell, opts: &RunOptions) -> Result<CellResult, RunError> 
     };
     let device = opts.device.clone().autodiff();
     let model = load_for_finetuning(&ckpt, head, cell.seed, &device)?;
-    let trained = model.fine_tune(Train { cell, info, data: &data, opts }).map_err(|kind| {
+    let (_, base_config) = ckpt.config_json()?;
+    let base_name = match &ckpt {
+        Checkpoint::Hub { repo, .. } => repo.id.clone(),
+        Checkpoint::Dir(dir) => dir.display().to_string(),
+    };
+    let base = models::peft::ExportBase { config: &base_config, name_or_path: &base_name };
+    let trained = model.fine_tune(Train { cell, info, data: &data, opts, base: &base }).map_err(|kind| {
         RunError::msg(format!("{}: a {kind} cannot be fine-tuned for {} by the runner", cell.label(), info.task.describe()))
     })??;
     let best = select_best(&trained.epochs, cell.hyper.best_epoch).cloned();
+    let weights = match (&opts.weights_dir, &best) {
+        (Some(dir), Some(best)) => keep_weights(dir, &cell.hash(), best.epoch)?,
+        _ => None,
+    };
     let steps_per_epoch = data.len(Split::Train).div_ceil(cell.hyper.batch_size);
     let result = CellResult {
         cell: cell.clone(),
@@ -171,6 +185,7 @@ pub fn run_cell(cell: &Cell, opts: &RunOptions) -> Result<CellResult, RunError> 
         finished_at: ledger::unix_now(),
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
         code: code_version(),
+        weights,
     };
     if let Some(dir) = &opts.log_dir {
         write_trainer_state(dir, &result, steps_per_epoch)?;
@@ -301,17 +316,18 @@ struct Train<'a> {
     info: &'a DatasetInfo,
     data: &'a EncodedData,
     opts: &'a RunOptions,
+    base: &'a models::peft::ExportBase<'a>,
 }
 
 impl FineTuneJob for Train<'_> {
     type Output = Result<Trained, RunError>;
 
     fn run<M: FineTune>(self, model: M) -> Self::Output {
-        train(model, self.cell, self.info, self.data, self.opts)
+        train(model, self.cell, self.info, self.data, self.opts, self.base)
     }
 }
 
-fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedData, opts: &RunOptions) -> Result<Trained, RunError> {
+fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedData, opts: &RunOptions, base: &models::peft::ExportBase) -> Result<Trained, RunError> {
     let h = &cell.hyper;
     let targets = TargetModules::names(&h.target_modules.iter().map(String::as_str).collect::<Vec<_>>());
     let a_init = match h.a_init.as_deref() {
@@ -442,9 +458,15 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
         let (train_eval_loss, _) = evaluate(&valid, data, Split::Train, info, opts);
         let (val_loss, val_metric) = evaluate(&valid, data, Split::Validation, info, opts);
         let (test_loss, test_metric) = evaluate(&valid, data, Split::Test, info, opts);
-        drop(valid);
         sample_device_memory(&opts.device, &mut device_peak_bytes);
         state.epochs.push(EpochRecord { epoch, train_loss: loss_sum / n_train as f64, train_eval_loss: Some(train_eval_loss), val_loss, val_metric, test_loss, test_metric });
+        // The selected epoch's model is kept: exported whenever this epoch is the best so far.
+        if let Some(dir) = &opts.weights_dir
+            && select_best(&state.epochs, h.best_epoch).is_some_and(|b| b.epoch == epoch)
+        {
+            export_best(&valid, dir, &hash, epoch, base)?;
+        }
+        drop(valid);
         // A chain reset between epochs: merge, next chain, forget the reset factors' moments.
         if chains.is_some_and(|c| c.unit == ResetUnit::Epochs && c.reset_after(epoch, h.epochs)) {
             models::reset_chains(model.backbone_linears(), &mut opt);
@@ -462,6 +484,70 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
     }
     let adaptation = ledger::Adaptation { layers: adapted_layers, chains: chains_run, train_examples: n_train };
     Ok(Trained { adaptation, epochs: state.epochs, outcome, params, train_s: state.train_s, samples: state.samples, device_peak_bytes })
+}
+
+/// The export of a cell's best epoch so far, before the cell finishes.
+fn best_so_far(dir: &Path, hash: &str) -> PathBuf {
+    dir.join(format!("{hash}.best"))
+}
+
+/// What a kept model's directory says of itself (`beyond_lora.json`, beside HF's files).
+#[derive(Serialize, Deserialize)]
+struct KeptInfo {
+    epoch: usize,
+    #[serde(flatten)]
+    exported: models::peft::Exported,
+}
+
+const KEPT_INFO: &str = "beyond_lora.json";
+
+/// Exports `model` as the cell's best epoch so far (into a fresh directory, then swapped in,
+/// so that a kill leaves the previous best whole). A family without an export is not an
+/// error: the cell keeps no weights and says why on stderr.
+fn export_best<M: FineTune>(model: &M, dir: &Path, hash: &str, epoch: usize, base: &models::peft::ExportBase) -> Result<(), RunError> {
+    let io = |p: &Path, e: std::io::Error| RunError::msg(format!("{}: {e}", p.display()));
+    let tmp = dir.join(format!("{hash}.best.tmp"));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
+    }
+    let exported = match models::peft::export(model, &tmp, base) {
+        Ok(e) => e,
+        Err(models::ModelError::Unsupported(why)) => {
+            eprintln!("weights not kept: {why}");
+            std::fs::remove_dir_all(&tmp).ok();
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let info = serde_json::to_string_pretty(&KeptInfo { epoch, exported }).expect("JSON");
+    std::fs::write(tmp.join(KEPT_INFO), info).map_err(|e| io(&tmp, e))?;
+    let best = best_so_far(dir, hash);
+    if best.exists() {
+        std::fs::remove_dir_all(&best).map_err(|e| io(&best, e))?;
+    }
+    std::fs::rename(&tmp, &best).map_err(|e| io(&best, e))
+}
+
+/// Moves a finished cell's best export to `weights/<hash>` (an earlier run's, from a
+/// `--force` re-run, is moved aside, not deleted) and says what it is.
+fn keep_weights(dir: &Path, hash: &str, epoch: usize) -> Result<Option<ledger::KeptWeights>, RunError> {
+    let best = best_so_far(dir, hash);
+    let Ok(text) = std::fs::read_to_string(best.join(KEPT_INFO)) else { return Ok(None) };
+    let info: KeptInfo = serde_json::from_str(&text).map_err(|e| RunError::msg(format!("{}: {e}", best.display())))?;
+    if info.epoch != epoch {
+        return Err(RunError::msg(format!("{}: holds epoch {}, the selected epoch is {epoch}", best.display(), info.epoch)));
+    }
+    let kept = dir.join(hash);
+    if kept.exists() {
+        let aside = (1..).map(|i| dir.join(format!("{hash}.superseded-{i}"))).find(|p| !p.exists()).expect("a free name");
+        std::fs::rename(&kept, &aside).map_err(|e| RunError::msg(format!("{}: {e}", kept.display())))?;
+    }
+    std::fs::rename(&best, &kept).map_err(|e| RunError::msg(format!("{}: {e}", kept.display())))?;
+    let format = match info.exported {
+        models::peft::Exported::PeftLora { .. } => "peft-lora",
+        models::peft::Exported::Transformers { .. } => "transformers",
+    };
+    Ok(Some(ledger::KeptWeights { dir: format!("weights/{hash}"), epoch, format: format.into() }))
 }
 
 /// A cell's step log (`<hash>.steps.jsonl`), appended to as it trains.

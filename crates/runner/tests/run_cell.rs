@@ -475,3 +475,38 @@ fn image_size_must_be_what_the_preprocessor_makes() {
     let err = encode(Some(224)).err().expect("224 is not 8").to_string();
     assert!(err.contains("image_size is 224") && err.contains("8×8"), "{err}");
 }
+
+/// A finished cell keeps its selected epoch's model: an HF PEFT adapter (chained methods: rank
+/// chains · r) or, for FFT, a transformers checkpoint, under `weights/<hash>`, named in its
+/// result; nothing half-written is left beside it.
+#[test]
+fn a_finished_cell_keeps_its_selected_model_for_hf() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    tiny_checkpoint(dir.path());
+    let weights = dir.path().join("weights");
+    let mut o = options(dir.path());
+    o.weights_dir = Some(weights.clone());
+    for (method, format) in [("lora", "peft-lora"), ("cola", "peft-lora"), ("paca", "peft-lora"), ("fft", "transformers")] {
+        let mut c = cell(method, 2, 1e-3);
+        c.hyper.chain_reset_every_epochs = Some(1);
+        let r = run_cell(&c, &o).unwrap();
+        let kept = r.weights.clone().unwrap_or_else(|| panic!("{method}: no weights kept"));
+        assert_eq!((kept.format.as_str(), kept.epoch, kept.dir.clone()), (format, r.best.as_ref().unwrap().epoch, format!("weights/{}", c.hash())), "{method}");
+        let d = weights.join(c.hash());
+        let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("beyond_lora.json")).unwrap()).unwrap();
+        assert_eq!(info["epoch"], kept.epoch, "{method}");
+        if format == "peft-lora" {
+            let cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("adapter_config.json")).unwrap()).unwrap();
+            // cola reset after epoch 1: its selected epoch 2 holds two chains.
+            let chains = if method == "cola" && kept.epoch == 2 { 2 } else { 1 };
+            assert_eq!(cfg["r"], c.hyper.rank * chains, "{method}");
+            assert_eq!(cfg["task_type"], "SEQ_CLS");
+            assert!(d.join("adapter_model.safetensors").exists());
+        } else {
+            assert!(d.join("config.json").exists() && d.join("model.safetensors").exists());
+        }
+        let left: Vec<String> = std::fs::read_dir(&weights).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.contains(".best")).collect();
+        assert!(left.is_empty(), "{method}: {left:?} left behind");
+    }
+}

@@ -78,6 +78,7 @@ pub fn cell(
         finished_at: 1_700_000_000,
         harness_version: "test".into(),
         code: None,
+        weights: None,
         cell,
     }
 }
