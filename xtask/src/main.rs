@@ -6,6 +6,7 @@ mod bench_layers;
 mod bench_ops;
 mod bench_step;
 mod chaos;
+mod check_peft;
 mod datasets;
 mod device;
 mod methods;
@@ -77,6 +78,12 @@ enum Command {
     /// Provide what the tests need (Debian packages as root, a one-node Slurm, the real MiniLM
     /// checkpoint in .venv/) and run `cargo test --workspace`: the README's test command.
     Test(test_cmd::TestArgs),
+    /// Checks against the reference implementations: `check peft` loads the models finished
+    /// cells kept with HF PEFT / transformers and compares their logits with ours.
+    Check {
+        #[command(subcommand)]
+        which: CheckCommand,
+    },
     /// Kill a small mini grid at random moments and check that no result is lost, rewritten or
     /// unreadable and that every cell ends as an uninterrupted run's.
     Chaos(chaos::ChaosArgs),
@@ -93,6 +100,14 @@ enum Command {
     },
 }
 
+#[derive(clap::Subcommand)]
+enum CheckCommand {
+    /// Load every kept model (weights/<hash>/: PEFT adapters, FFT checkpoints) with HF PEFT /
+    /// transformers (bench/.venv, pinned) and compare the logits on the cell's first test
+    /// examples with the harness's.
+    Peft(check_peft::CheckPeftArgs),
+}
+
 fn main() -> Result<()> {
     kernels::allocator::keep_freed_memory();
     let cli = Cli::parse();
@@ -107,6 +122,7 @@ fn main() -> Result<()> {
         Command::Ablate { which, grid } => reproduce::ablate(which, grid),
         Command::Cell(args) => reproduce::cell(args),
         Command::Chaos(args) => chaos::chaos(args),
+        Command::Check { which: CheckCommand::Peft(args) } => check_peft::check_peft(args),
         Command::Test(args) => test_cmd::test(args),
     }
 }

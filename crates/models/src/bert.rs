@@ -324,6 +324,7 @@ impl FineTune for BertForSequenceClassification {
             head_prefixes: if roberta { &["classifier."] } else { &["classifier.", "bert.pooler."] },
             fan_in_fan_out: false,
             num_labels: Some(c.out_proj.out_features()),
+            module_path: None,
         })
     }
 }

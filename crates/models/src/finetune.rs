@@ -82,6 +82,17 @@ pub struct HfTask {
     pub fan_in_fan_out: bool,
     /// The output count of a classifier head (`num_labels`), `None` for a causal LM.
     pub num_labels: Option<usize>,
+    /// A linear's module path in the transformers HF PEFT runs on, from its checkpoint key
+    /// prefix, where the two differ (transformers 5 renamed ViT's modules but reads the old
+    /// keys); `None`: the same.
+    pub module_path: Option<fn(&str) -> String>,
+}
+
+impl HfTask {
+    /// The module path HF PEFT sees for the linear stored under `key_prefix`.
+    pub fn module_of(&self, key_prefix: &str) -> String {
+        self.module_path.map(|f| f(key_prefix)).unwrap_or_else(|| key_prefix.to_string())
+    }
 }
 
 /// The [`FineTune::apply_method`] and [`FineTune::backbone_linears`] of a model whose

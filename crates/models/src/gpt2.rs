@@ -193,6 +193,7 @@ impl FineTune for Gpt2LmHeadModel {
             head_prefixes: &[],
             fan_in_fan_out: true,
             num_labels: None,
+            module_path: None,
         })
     }
 }

@@ -147,7 +147,8 @@ fn task_config(base: &serde_json::Value, task: &HfTask) -> serde_json::Value {
 fn write_adapter(dir: &Path, out: &HfTensors, task: &HfTask, base: &ExportBase) -> Result<Exported, ModelError> {
     let mut tensors = Vec::new();
     let mut ranks: BTreeMap<usize, usize> = BTreeMap::new();
-    for (path, f) in &out.adapters {
+    let adapters: Vec<(String, &peft_core::LoraFactors)> = out.adapters.iter().map(|(k, f)| (task.module_of(k), f)).collect();
+    for (path, f) in &adapters {
         let (a_dims, a) = shape_and_values(f.a.clone().transpose());
         let (b_dims, b) = shape_and_values(f.b.clone().transpose());
         *ranks.entry(a_dims[0]).or_default() += 1;
@@ -156,10 +157,10 @@ fn write_adapter(dir: &Path, out: &HfTensors, task: &HfTask, base: &ExportBase) 
     }
     // The most common rank is `r`; any other layer's goes in `rank_pattern` (PEFT's way).
     let rank = ranks.iter().max_by_key(|(r, n)| (**n, **r)).map(|(r, _)| *r).unwrap_or(0);
-    let scale = out.adapters[0].1.scale;
+    let scale = adapters[0].1.scale;
     let mut rank_pattern = BTreeMap::new();
     let mut alpha_pattern = BTreeMap::new();
-    for (path, f) in &out.adapters {
+    for (path, f) in &adapters {
         let r = f.a.dims()[1];
         if r != rank || f.scale != scale {
             rank_pattern.insert(path.clone(), r);
@@ -177,7 +178,7 @@ fn write_adapter(dir: &Path, out: &HfTensors, task: &HfTask, base: &ExportBase) 
             modules_to_save.push(prefix.trim_end_matches('.').to_string());
         }
     }
-    let target_modules: Vec<String> = out.adapters.iter().map(|(p, _)| p.clone()).collect();
+    let target_modules: Vec<String> = adapters.iter().map(|(p, _)| p.clone()).collect();
     let config = LoraConfigJson {
         peft_type: "LORA".into(),
         task_type: task.peft_task_type.map(String::from),
@@ -258,10 +259,11 @@ impl PeftAdapter {
         let mut names = HfTensors::default();
         let task = model.hf_export(&mut names)?;
         let mut targeted: Vec<(String, String)> = Vec::new();
-        for (hf, ours) in &names.linears {
-            let head = task.head_prefixes.iter().any(|p| format!("{hf}.").starts_with(p));
-            if !head && self.config.targets(hf)? {
-                targeted.push((hf.clone(), ours.clone()));
+        for (key, ours) in &names.linears {
+            let head = task.head_prefixes.iter().any(|p| format!("{key}.").starts_with(p));
+            let module = task.module_of(key);
+            if !head && self.config.targets(&module)? {
+                targeted.push((module, ours.clone()));
             }
         }
         let file = self.dir.join(ADAPTER_WEIGHTS);

@@ -218,6 +218,24 @@ fn load_family(r: &LoadRequest<'_>) -> Result<Loaded, ModelError> {
     })
 }
 
+/// transformers 5's `ViTForImageClassification` module of a linear stored under `key` (it
+/// still reads the 4.x keys: `vit.encoder.layer.{i}.attention.attention.query` is the module
+/// `vit.layers.{i}.attention.q_proj`; `modeling_vit.py`'s `ViTAttention`, `ViTMLP`).
+fn transformers5_module_path(key: &str) -> String {
+    let Some(rest) = key.strip_prefix("vit.encoder.layer.") else { return key.to_string() };
+    let Some((i, sub)) = rest.split_once('.') else { return key.to_string() };
+    let module = match sub {
+        "attention.attention.query" => "attention.q_proj",
+        "attention.attention.key" => "attention.k_proj",
+        "attention.attention.value" => "attention.v_proj",
+        "attention.output.dense" => "attention.o_proj",
+        "intermediate.dense" => "mlp.fc1",
+        "output.dense" => "mlp.fc2",
+        _ => return key.to_string(),
+    };
+    format!("vit.layers.{i}.{module}")
+}
+
 impl FineTune for VitForImageClassification {
     const HEAD: &'static [&'static str] = &["classifier"];
 
@@ -238,6 +256,7 @@ impl FineTune for VitForImageClassification {
             head_prefixes: &["classifier."],
             fan_in_fan_out: false,
             num_labels: Some(self.classifier.out_features()),
+            module_path: Some(transformers5_module_path),
         })
     }
 }

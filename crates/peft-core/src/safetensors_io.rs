@@ -27,11 +27,26 @@ pub fn write_f32(
     tensors: &[(String, Vec<usize>, Vec<f32>)],
     meta: HashMap<String, String>,
 ) -> Result<(), PeftError> {
-    let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect()).collect();
-    let views: Vec<(String, TensorView<'_>)> = tensors
+    write(path, tensors, &[], Some(meta))
+}
+
+/// Writes named f32 and i64 tensors to `path` (PyTorch's `format: pt`), atomically.
+pub fn write_tensors(path: &Path, floats: &[(String, Vec<usize>, Vec<f32>)], longs: &[(String, Vec<usize>, Vec<i64>)]) -> Result<(), PeftError> {
+    write(path, floats, longs, Some(HashMap::from([("format".to_string(), "pt".to_string())])))
+}
+
+fn write(
+    path: &Path,
+    floats: &[(String, Vec<usize>, Vec<f32>)],
+    longs: &[(String, Vec<usize>, Vec<i64>)],
+    meta: Option<HashMap<String, String>>,
+) -> Result<(), PeftError> {
+    let mut entries: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> =
+        floats.iter().map(|(k, d, v)| (k.clone(), Dtype::F32, d.clone(), v.iter().flat_map(|x| x.to_le_bytes()).collect())).collect();
+    entries.extend(longs.iter().map(|(k, d, v)| (k.clone(), Dtype::I64, d.clone(), v.iter().flat_map(|x| x.to_le_bytes()).collect())));
+    let views: Vec<(String, TensorView<'_>)> = entries
         .iter()
-        .zip(&bytes)
-        .map(|((k, dims, _), b)| (k.clone(), TensorView::new(Dtype::F32, dims.clone(), b).expect("consistent view")))
+        .map(|(k, dtype, dims, b)| (k.clone(), TensorView::new(*dtype, dims.clone(), b).expect("consistent view")))
         .collect();
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
@@ -39,7 +54,7 @@ pub fn write_f32(
         std::fs::create_dir_all(dir).map_err(|e| file_err(path, e.to_string()))?;
     }
     let tmp = path.with_extension("safetensors.tmp");
-    safetensors::serialize_to_file(views, Some(meta), &tmp).map_err(|e| file_err(&tmp, e.to_string()))?;
+    safetensors::serialize_to_file(views, meta, &tmp).map_err(|e| file_err(&tmp, e.to_string()))?;
     std::fs::rename(&tmp, path).map_err(|e| file_err(path, e.to_string()))
 }
 

@@ -464,7 +464,7 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
         if let Some(dir) = &opts.weights_dir
             && select_best(&state.epochs, h.best_epoch).is_some_and(|b| b.epoch == epoch)
         {
-            export_best(&valid, dir, &hash, epoch, base)?;
+            export_best(&valid, dir, &hash, epoch, base, &check_batch(data, &opts.device))?;
         }
         drop(valid);
         // A chain reset between epochs: merge, next chain, forget the reset factors' moments.
@@ -491,6 +491,59 @@ fn best_so_far(dir: &Path, hash: &str) -> PathBuf {
     dir.join(format!("{hash}.best"))
 }
 
+/// The first test examples (up to 4), on which a kept model's logits are recorded
+/// (`check.safetensors`) for `cargo xtask check peft` to compare HF's with.
+fn check_batch(data: &EncodedData, device: &Device) -> models::Inputs {
+    let idx: Vec<usize> = (0..data.len(Split::Test).min(4)).collect();
+    data.batch(Split::Test, &idx, device).0
+}
+
+/// How many of a vocabulary's logits per position `check.safetensors` keeps.
+const CHECK_TOP: usize = 16;
+
+/// `check.safetensors`: the inputs (`input_ids`, `token_type_ids`, `attention_mask` or
+/// `pixel_values`) and the kept model's `logits` on them (for a vocabulary, each position's top
+/// `top_ids` and `top_logits`), in HF's orientation.
+fn write_check<M: FineTune>(model: &M, inputs: &models::Inputs, path: &Path) -> Result<(), RunError> {
+    use peft_core::safetensors_io::shape_and_values;
+    let ints = |t: &burn::tensor::Tensor<2, burn::tensor::Int>| {
+        let dims = t.dims();
+        let v: Vec<i64> = t.clone().into_data().convert::<i64>().try_to_vec().expect("ids");
+        (dims.to_vec(), v)
+    };
+    let (dims, logits) = shape_and_values(model.logits(inputs));
+    let mut floats = Vec::new();
+    let mut longs = Vec::new();
+    // A vocabulary's logits are many (GPT-2: 50 257 per position): keep each position's top
+    // CHECK_TOP (their ids and logits), which a wrong load changes too.
+    if dims[1] > CHECK_TOP * 4 {
+        let (mut ids, mut top) = (Vec::new(), Vec::new());
+        for row in logits.chunks(dims[1]) {
+            let mut order: Vec<usize> = (0..row.len()).collect();
+            order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
+            ids.extend(order[..CHECK_TOP].iter().map(|&i| i as i64));
+            top.extend(order[..CHECK_TOP].iter().map(|&i| row[i]));
+        }
+        longs.push(("top_ids".to_string(), vec![dims[0], CHECK_TOP], ids));
+        floats.push(("top_logits".to_string(), vec![dims[0], CHECK_TOP], top));
+    } else {
+        floats.push(("logits".to_string(), dims, logits));
+    }
+    match inputs {
+        models::Inputs::Text { ids, types, mask, .. } => {
+            for (name, t) in [("input_ids", ids), ("token_type_ids", types), ("attention_mask", mask)] {
+                let (d, v) = ints(t);
+                longs.push((name.to_string(), d, v));
+            }
+        }
+        models::Inputs::Pixels(px) => {
+            let (d, v) = shape_and_values(px.clone());
+            floats.push(("pixel_values".into(), d, v));
+        }
+    }
+    peft_core::safetensors_io::write_tensors(path, &floats, &longs).map_err(|e| RunError::msg(e.to_string()))
+}
+
 /// What a kept model's directory says of itself (`beyond_lora.json`, beside HF's files).
 #[derive(Serialize, Deserialize)]
 struct KeptInfo {
@@ -504,7 +557,7 @@ const KEPT_INFO: &str = "beyond_lora.json";
 /// Exports `model` as the cell's best epoch so far (into a fresh directory, then swapped in,
 /// so that a kill leaves the previous best whole). A family without an export is not an
 /// error: the cell keeps no weights and says why on stderr.
-fn export_best<M: FineTune>(model: &M, dir: &Path, hash: &str, epoch: usize, base: &models::peft::ExportBase) -> Result<(), RunError> {
+fn export_best<M: FineTune>(model: &M, dir: &Path, hash: &str, epoch: usize, base: &models::peft::ExportBase, check: &models::Inputs) -> Result<(), RunError> {
     let io = |p: &Path, e: std::io::Error| RunError::msg(format!("{}: {e}", p.display()));
     let tmp = dir.join(format!("{hash}.best.tmp"));
     if tmp.exists() {
@@ -519,6 +572,7 @@ fn export_best<M: FineTune>(model: &M, dir: &Path, hash: &str, epoch: usize, bas
         }
         Err(e) => return Err(e.into()),
     };
+    write_check(model, check, &tmp.join("check.safetensors"))?;
     let info = serde_json::to_string_pretty(&KeptInfo { epoch, exported }).expect("JSON");
     std::fs::write(tmp.join(KEPT_INFO), info).map_err(|e| io(&tmp, e))?;
     let best = best_so_far(dir, hash);
