@@ -7,6 +7,7 @@ mod bench_ops;
 mod bench_step;
 mod chaos;
 mod check_peft;
+mod crosscheck;
 mod datasets;
 mod device;
 mod methods;
@@ -84,6 +85,9 @@ enum Command {
         #[command(subcommand)]
         which: CheckCommand,
     },
+    /// Train a mini cell here and in PyTorch + HF PEFT from the same weights and batches and
+    /// compare every step's loss and the final accuracy (results/crosscheck.json, crosscheck.html).
+    Crosscheck(crosscheck::CrosscheckArgs),
     /// Kill a small mini grid at random moments and check that no result is lost, rewritten or
     /// unreadable and that every cell ends as an uninterrupted run's.
     Chaos(chaos::ChaosArgs),
@@ -122,6 +126,7 @@ fn main() -> Result<()> {
         Command::Ablate { which, grid } => reproduce::ablate(which, grid),
         Command::Cell(args) => reproduce::cell(args),
         Command::Chaos(args) => chaos::chaos(args),
+        Command::Crosscheck(args) => crosscheck::crosscheck(args),
         Command::Check { which: CheckCommand::Peft(args) } => check_peft::check_peft(args),
         Command::Test(args) => test_cmd::test(args),
     }

@@ -1,5 +1,6 @@
 //! The step benchmark's records: `<results>/bench/step.json`, written by `cargo xtask bench
-//! step|compare`, read by the report's bench page.
+//! step|compare`, read by the report's bench page; and the cross-check's,
+//! `<results>/crosscheck.json` (`cargo xtask crosscheck`), read by its page.
 
 use std::path::{Path, PathBuf};
 
@@ -26,4 +27,35 @@ pub const PYTORCH: &str = "pytorch-peft";
 /// `<results>/bench/step.json`.
 pub fn step_records_path(results_dir: &Path) -> PathBuf {
     results_dir.join("bench").join("step.json")
+}
+
+/// One method of `results/crosscheck.json`: the same mini cell trained here and in PyTorch +
+/// HF PEFT from the same initial weights and batches.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CrosscheckRecord {
+    pub method: String,
+    /// The cell (model / data set / method / seed).
+    pub cell: String,
+    /// Each step's training loss here and in PyTorch (before the step's update).
+    pub ours: Vec<f64>,
+    pub torch: Vec<f64>,
+    /// The largest |ours − torch| / |torch| over the steps, and its step (1-based).
+    pub worst_relative: f64,
+    pub worst_step: usize,
+    /// Test accuracy and loss after the last step.
+    pub our_test_accuracy: f64,
+    pub torch_test_accuracy: f64,
+    pub our_test_loss: f64,
+    pub torch_test_loss: f64,
+    /// The per-step tolerance (relative) and whether every step and the accuracy held.
+    pub tolerance: f64,
+    pub passed: bool,
+    /// torch / transformers / peft versions, and the CPU it ran on.
+    pub versions: std::collections::BTreeMap<String, String>,
+    pub cpu: String,
+}
+
+/// `<results>/crosscheck.json`.
+pub fn crosscheck_path(results_dir: &Path) -> PathBuf {
+    results_dir.join("crosscheck.json")
 }

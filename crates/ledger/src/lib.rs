@@ -8,7 +8,7 @@
 //!   [`Ledger`] of one experiment: one JSON file per cell, keyed by the SHA-256 of the cell's
 //!   canonical JSON ([`config_hash`]), written atomically and never silently overwritten;
 //! - [`log`]: a cell's per-step training log ([`StepLine`]) and HF Trainer's state file;
-//! - [`bench`]: the step benchmark's records ([`StepRecord`]) and their file;
+//! - [`bench`]: the step benchmark's records ([`StepRecord`]) and the cross-check's ([`CrosscheckRecord`]), and their files;
 //! - [`audit`]: checks from outside that a ledger under kills loses, rewrites and corrupts
 //!   nothing ([`audit::Audit`]), and how far two runs' numbers of a cell differ.
 //!
@@ -20,7 +20,7 @@ pub mod cell;
 pub mod log;
 pub mod store;
 
-pub use bench::StepRecord;
+pub use bench::{CrosscheckRecord, StepRecord};
 pub use log::{StepLine, TrainerState};
 pub use cell::{ADAM_BETAS, ADAM_EPS, Adaptation, Cell, CellResult, CodeVersion, Cost, EpochRecord, FailedCell, Hyper, KeptWeights, Outcome, ParamCounts, ScheduleKind, Selection, unix_now};
 pub use store::{Ledger, LedgerError, TABLE15_EXPERIMENT, config_hash, experiment_dir, runs_dir, write_durably};

@@ -163,6 +163,22 @@ impl MethodSpec {
         self.trains == Trains::FactorB && self.selector != Selector::None
     }
 
+    /// Whether HF PEFT can train this method as it is, for the step-by-step cross-check: FFT,
+    /// LoRA (and LoRA+'s rate for B), and the non-chained B-only methods as a LoRA whose A is
+    /// frozen (Asym; cLA and r-cLA with their one-hot selector as A). The reason otherwise.
+    pub fn peft_counterpart(&self) -> Result<(), &'static str> {
+        if self.chained {
+            return Err("HF PEFT has no chain resets (merge and restart)");
+        }
+        if self.trains == Trains::BaseColumns {
+            return Err("HF PEFT has no PaCA (training columns of W itself)");
+        }
+        if self.is_gathered_variant() {
+            return Err("the gathered form computes its dense twin exactly (tested); cross-checked as that twin");
+        }
+        Ok(())
+    }
+
     /// Whether this is a gathered (`x[..., cols]`) form of a sparsity-induced variant.
     pub fn is_gathered_variant(&self) -> bool {
         self.sparse && self.is_sparsity_induced()

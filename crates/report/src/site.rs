@@ -390,6 +390,75 @@ fn bench_page(w: &mut Writer, results_dir: &Path, index: &mut Vec<IndexEntry>) -
     Ok(())
 }
 
+/// `crosscheck.html`, from `results/crosscheck.json` (`cargo xtask crosscheck`): per method the
+/// worst per-step loss difference from PyTorch + HF PEFT and the final accuracies, a plot of the
+/// per-step differences, and the methods PEFT has no counterpart for.
+fn crosscheck_page(w: &mut Writer, results_dir: &Path, index: &mut Vec<IndexEntry>) -> Result<()> {
+    let path = ledger::bench::crosscheck_path(results_dir);
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+    let records: Vec<ledger::CrosscheckRecord> = match serde_json::from_str(&text) {
+        Ok(r) => r,
+        Err(e) => {
+            index.push(IndexEntry { group: "benchmarks".into(), href: "crosscheck.json".into(), title: "Cross-check".into(), description: format!("could not read results/crosscheck.json: {e}"), cells: String::new() });
+            return Ok(());
+        }
+    };
+    let mut body = String::from("<div class=\"scroll\"><table class=\"results\"><caption>Per-step training loss and final test accuracy, here and in PyTorch + HF PEFT</caption><thead><tr><th>Method</th><th>Cell</th><th>Steps</th><th>Worst |Δloss| / loss (step)</th><th>Test accuracy here / PyTorch</th><th>Test loss here / PyTorch</th><th>Verdict</th></tr></thead><tbody>");
+    for r in &records {
+        body.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2e} ({})</td><td>{:.4} / {:.4}</td><td>{:.6} / {:.6}</td><td class=\"{}\">{}</td></tr>",
+            escape(&pages::paper_name(&r.method)),
+            escape(&r.cell),
+            r.ours.len(),
+            r.worst_relative,
+            r.worst_step,
+            r.our_test_accuracy,
+            r.torch_test_accuracy,
+            r.our_test_loss,
+            r.torch_test_loss,
+            if r.passed { "best" } else { "second" },
+            if r.passed { format!("equal within {:.0e}", r.tolerance) } else { "differs".to_string() }
+        ));
+    }
+    body.push_str("</tbody></table></div>");
+    let steps = records.iter().map(|r| r.ours.len()).max().unwrap_or(0);
+    let categories: Vec<String> = (1..=steps).map(|s| s.to_string()).collect();
+    let series: Vec<crate::plot::Series> = records
+        .iter()
+        .map(|r| crate::plot::Series {
+            name: pages::paper_name(&r.method),
+            values: r.ours.iter().zip(&r.torch).map(|(a, b)| Some((a - b).abs() / b.abs().max(1e-12))).collect(),
+        })
+        .collect();
+    let svg = crate::plot::lines("Per-step |loss here − loss in PyTorch| / loss", "step", "relative difference", &categories, &series);
+    body.push_str(&w.figure("crosscheck-1", &svg)?);
+    body.push_str("<h2>Methods without an HF PEFT counterpart</h2><ul>");
+    for m in methods::REGISTRY {
+        if let Err(why) = m.peft_counterpart() {
+            body.push_str(&format!("<li>{}: {}</li>", escape(m.paper_name), escape(why)));
+        }
+    }
+    body.push_str("</ul>");
+    let first = records.first();
+    let machine = first.map(|r| format!("{}; torch {}, transformers {}, peft {}", r.cpu, r.versions.get("torch").cloned().unwrap_or_default(), r.versions.get("transformers").cloned().unwrap_or_default(), r.versions.get("peft").cloned().unwrap_or_default())).unwrap_or_default();
+    let intro = format!(
+        "<p class=\"note\">The same mini cell trained here and in PyTorch + HF PEFT (<code>bench/crosscheck.py</code>) from the same \
+         initial weights (exported as PEFT loads them), on the same batches in the same order, with the same AdamW, schedule and \
+         clipping, dropout off (<code>cargo xtask crosscheck</code>). Ran on {}. <a href=\"index.html\">All tables</a> · <a href=\"crosscheck.json\">JSON</a></p>",
+        escape(&machine)
+    );
+    w.write("crosscheck.html", &page("Cross-check against PyTorch + HF PEFT", &(intro + &body)))?;
+    let passed = records.iter().filter(|r| r.passed).count();
+    index.push(IndexEntry {
+        group: "benchmarks".into(),
+        href: "crosscheck.html".into(),
+        title: "Cross-check against PyTorch + HF PEFT".into(),
+        description: "per-step training loss and final accuracy of the same cell here and in PyTorch + PEFT".into(),
+        cells: format!("{passed} of {} methods equal", records.len()),
+    });
+    Ok(())
+}
+
 fn index_page(w: &mut Writer, loaded: &Loaded, index: &[IndexEntry]) -> Result<()> {
     let mut body = String::from(
         "<p class=\"note\">Built by <code>cargo xtask report</code> from the ledger (<code>results/runs/&lt;suite&gt;/&lt;experiment&gt;/*.json</code>) \
@@ -475,6 +544,7 @@ pub fn build_site(results_dir: &Path, paper_tables_dir: &Path) -> Result<Vec<Pat
     pareto_page(&mut w, &loaded, &mut index)?;
     ablations_page(&mut w, &loaded, &paper, &mut index)?;
     bench_page(&mut w, results_dir, &mut index)?;
+    crosscheck_page(&mut w, results_dir, &mut index)?;
     // Group the index by suite in the ledger's order, benchmarks last.
     let order: Vec<String> = loaded.suites();
     index.sort_by_key(|e| order.iter().position(|s| *s == e.group).unwrap_or(usize::MAX));

@@ -321,3 +321,38 @@ fn pareto_points_and_frontiers() {
     assert!(html.contains("<td data-axis=\"memory\">1.0 GiB ★</td>"), "LoRA's memory, on the frontier");
     assert!(read(&dir, "index.html").contains("<a href=\"pareto.html#suite=mini\">Pareto view — mini suite</a>"));
 }
+
+/// The cross-check page, from `results/crosscheck.json`: each method's worst per-step
+/// difference and accuracies, its verdict, a plot, and the methods HF PEFT cannot train.
+#[test]
+fn crosscheck_page_shows_each_methods_worst_step_and_the_methods_without_peft() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_ledger(dir.path());
+    let record = |method: &str, ours: Vec<f64>, torch: Vec<f64>, passed: bool| ledger::CrosscheckRecord {
+        method: method.into(),
+        cell: format!("mini-encoder/mini-question-type/{method}/seed 0"),
+        worst_relative: ours.iter().zip(&torch).map(|(a, b)| (a - b).abs() / b).fold(0.0, f64::max),
+        worst_step: 2,
+        ours,
+        torch,
+        our_test_accuracy: 0.75,
+        torch_test_accuracy: if passed { 0.75 } else { 0.7 },
+        our_test_loss: 0.5,
+        torch_test_loss: 0.5,
+        tolerance: 1e-4,
+        passed,
+        versions: [("torch".to_string(), "2.15.0".to_string())].into(),
+        cpu: "a test CPU".into(),
+    };
+    let records = vec![record("lora", vec![2.0, 1.0], vec![2.0, 1.00001], true), record("cla", vec![2.0, 1.0], vec![2.0, 1.1], false)];
+    std::fs::write(ledger::bench::crosscheck_path(dir.path()), serde_json::to_string(&records).unwrap()).unwrap();
+    let paper = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../experiments/paper-tables");
+    report::build_site(dir.path(), &paper).unwrap();
+    let html = read(&dir, "crosscheck.html");
+    assert!(html.contains("<td>LoRA</td><td>mini-encoder/mini-question-type/lora/seed 0</td><td>2</td><td>1.00e-5 (2)</td>"), "{html}");
+    assert!(html.contains("equal within 1e-4") && html.contains(">differs<"));
+    assert!(html.contains("<svg") && html.contains("a test CPU; torch 2.15.0"));
+    assert!(html.contains("<li>CoLA: HF PEFT has no chain resets"), "chained methods are named");
+    assert!(html.contains("<li>PaCA: HF PEFT has no PaCA"));
+    assert!(read(&dir, "index.html").contains("1 of 2 methods equal"));
+}

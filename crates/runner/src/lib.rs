@@ -15,6 +15,7 @@
 //! It must not format HTML or know about report layouts.
 
 pub mod best;
+pub mod crosscheck;
 pub mod data;
 pub mod experiment;
 pub mod grid;

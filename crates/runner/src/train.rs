@@ -57,6 +57,9 @@ pub struct RunOptions {
     /// Where each cell keeps its trained model (`Ledger::weights_dir`): the selected epoch's,
     /// as an HF PEFT adapter or a transformers checkpoint ([`models::peft`]); `None`: not kept.
     pub weights_dir: Option<PathBuf>,
+    /// Record the cell for the PyTorch cross-check into this directory
+    /// ([`crate::crosscheck`]): its starting model, every batch, the optimizer's settings.
+    pub crosscheck: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -73,6 +76,7 @@ impl RunOptions {
             log_dir: None,
             eval_batch_size: 64,
             weights_dir: None,
+            crosscheck: None,
         }
     }
 }
@@ -384,6 +388,14 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
         state = p;
     }
     let total_steps = steps_per_epoch * h.epochs;
+    let mut recorder = match &opts.crosscheck {
+        Some(dir) if state.epochs.is_empty() => {
+            let eval = batch_indices(data.len(Split::Test), opts.eval_batch_size, 0, 0, false, false);
+            Some(crate::crosscheck::Recorder::start(dir, &model, base, data, &eval, &opts.device)?)
+        }
+        Some(_) => return Err(RunError::msg("a cross-check records a cell from its start: remove its partial checkpoint")),
+        None => None,
+    };
     // By epochs (Table 7's frequency), or k chains over the run's T steps (Algorithm 3).
     let chains = match (h.chain_reset_every_epochs, h.chain_length) {
         (Some(every), _) => Some(ChainSchedule::every_epochs(every)),
@@ -416,8 +428,11 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
             let step = (epoch - 1) * steps_per_epoch + i;
             let step_start = Instant::now();
             let (inputs, batch_targets) = data.batch(Split::Train, &idx, &device);
-            let loss = batch_loss(model.logits(&inputs), &batch_targets);
             let lr = schedule.lr_at(step);
+            if let Some(r) = recorder.as_mut() {
+                r.step(&inputs, &batch_targets, lr)?;
+            }
+            let loss = batch_loss(model.logits(&inputs), &batch_targets);
             let value = match train_step(&mut opt, lr, model, loss) {
                 Ok((m, value, grad_norm)) => {
                     model = m;
@@ -481,6 +496,9 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
         if opts.stop_after_epochs == Some(epoch) {
             return Err(RunError::Interrupted { epoch });
         }
+    }
+    if let Some(r) = recorder {
+        r.finish(&cell.method, &opt.config)?;
     }
     let adaptation = ledger::Adaptation { layers: adapted_layers, chains: chains_run, train_examples: n_train };
     Ok(Trained { adaptation, epochs: state.epochs, outcome, params, train_s: state.train_s, samples: state.samples, device_peak_bytes })
