@@ -340,6 +340,8 @@ fn crosscheck_page_shows_each_methods_worst_step_and_the_methods_without_peft() 
         our_test_loss: 0.5,
         torch_test_loss: 0.5,
         tolerance: 1e-4,
+        steps_within: if passed { 2 } else { 1 },
+        min_steps: 2,
         passed,
         versions: [("torch".to_string(), "2.15.0".to_string())].into(),
         cpu: "a test CPU".into(),
@@ -349,7 +351,7 @@ fn crosscheck_page_shows_each_methods_worst_step_and_the_methods_without_peft() 
     let paper = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../experiments/paper-tables");
     report::build_site(dir.path(), &paper).unwrap();
     let html = read(&dir, "crosscheck.html");
-    assert!(html.contains("<td>LoRA</td><td>mini-encoder/mini-question-type/lora/seed 0</td><td>2</td><td>1.00e-5 (2)</td>"), "{html}");
+    assert!(html.contains("<td>LoRA</td><td>mini-encoder/mini-question-type/lora/seed 0</td><td>2</td><td>2 (≥ 2 needed)</td><td>1.00e-5 (2)</td>"), "{html}");
     assert!(html.contains("equal within 1e-4") && html.contains(">differs<"));
     assert!(html.contains("<svg") && html.contains("a test CPU; torch 2.15.0"));
     assert!(html.contains("<li>CoLA: HF PEFT has no chain resets"), "chained methods are named");

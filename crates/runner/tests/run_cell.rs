@@ -510,3 +510,47 @@ fn a_finished_cell_keeps_its_selected_model_for_hf() {
         assert!(left.is_empty(), "{method}: {left:?} left behind");
     }
 }
+
+/// What a cell records for the PyTorch cross-check is the run it makes: one batch and one rate
+/// per logged step (the rate the step log shows), the test split's evaluation batches, and
+/// its starting model as an HF PEFT adapter with B still zero and A as drawn.
+#[test]
+fn a_recorded_cell_holds_every_step_it_took() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    tiny_checkpoint(dir.path());
+    let rec = dir.path().join("crosscheck");
+    let logs = dir.path().join("logs");
+    let mut o = options(dir.path());
+    o.log_dir = Some(logs.clone());
+    o.crosscheck = Some(rec.clone());
+    let mut c = cell("lora-plus", 2, 1e-2);
+    c.hyper.lr_ratio_b = Some(16.0);
+    run_to_end(&c, &o).unwrap();
+    let lines: Vec<ledger::StepLine> = std::fs::read_to_string(logs.join(format!("{}.steps.jsonl", c.hash()))).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let plan: runner::crosscheck::Plan = serde_json::from_str(&std::fs::read_to_string(rec.join("steps.json")).unwrap()).unwrap();
+    assert_eq!(plan.lr.len(), lines.len());
+    for (lr, line) in plan.lr.iter().zip(&lines) {
+        assert_eq!(*lr, line.learning_rate["A"], "step {}", line.step);
+        assert!((line.learning_rate["B"] / lr - plan.lr_multipliers["B"]).abs() < 1e-12);
+    }
+    assert!(plan.trains_a && plan.max_grad_norm == c.hyper.grad_clip_global_norm);
+    let bytes = std::fs::read(rec.join("batches.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    for i in 0..lines.len() {
+        let ids = st.tensor(&format!("train.{i}.input_ids")).unwrap();
+        let labels = st.tensor(&format!("train.{i}.labels")).unwrap();
+        assert_eq!(ids.shape()[0], labels.shape()[0], "step {i}");
+    }
+    assert!(st.tensor(&format!("train.{}.input_ids", lines.len())).is_err(), "no batch beyond the last step");
+    assert!(plan.test_batches >= 1 && st.tensor(&format!("test.{}.labels", plan.test_batches - 1)).is_ok());
+    let adapter = std::fs::read(rec.join("initial/adapter_model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&adapter).unwrap();
+    let b: Vec<String> = st.names().into_iter().filter(|k| k.ends_with("lora_B.weight")).map(String::from).collect();
+    assert!(!b.is_empty());
+    for k in &b {
+        assert!(st.tensor(k).unwrap().data().iter().all(|&x| x == 0), "{k}: B starts at zero");
+    }
+    let a = st.tensor(&b[0].replace("lora_B", "lora_A")).unwrap();
+    assert!(a.data().iter().any(|&x| x != 0), "A as drawn");
+}
