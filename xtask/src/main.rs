@@ -69,7 +69,7 @@ enum Command {
         #[command(flatten)]
         grid: reproduce::GridArgs,
     },
-    /// Run an ablation grid (Tables 8–12) and rebuild the report.
+    /// Run an ablation grid (Tables 8–13) and rebuild the report.
     Ablate {
         #[arg(value_enum)]
         which: reproduce::Ablation,

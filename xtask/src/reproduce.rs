@@ -55,13 +55,13 @@ pub enum Table {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Ablation {
-    /// Tables 8–11: learning rate × rank.
+    /// Tables 8 and 9: learning rate × rank.
     Lr,
-    /// Rank alone (α = 2r).
+    /// Rank alone (α = 2r; the mini suite only: the paper sweeps rank inside Tables 8–13).
     Rank,
-    /// α / r.
+    /// Tables 10 and 11: α / r × rank.
     Alpha,
-    /// Table 12: chain-reset frequency.
+    /// Tables 12 and 13: chain-reset frequency × rank.
     Chain,
 }
 
@@ -275,16 +275,21 @@ fn write_slurm_array(name: &str, experiment: &str, todo: &[Cell], ledger: &Ledge
 
 fn dry_run(cells: &[Cell], todo: &[Cell], ledger: &Ledger) -> Result<()> {
     let planned = runner::grid::plan(cells, todo, ledger);
-    println!("{:<22} {:<22} {:<10} {:>5} {:>8} {:>6} {:>4}", "model", "dataset", "method", "seed", "lr", "epochs", "done");
+    // The keys an ablation sweeps are columns too: rank, α, the chain-reset period.
+    println!("{:<22} {:<22} {:<10} {:>5} {:>8} {:>4} {:>6} {:>5} {:>6} {:>4}", "model", "dataset", "method", "seed", "lr", "r", "alpha", "reset", "epochs", "done");
     for p in &planned {
         let c = &p.cell;
+        let reset = c.hyper.chain_reset_every_epochs.filter(|_| peft_core::method(&c.method).is_ok_and(|m| m.chained)).map(|k| k.to_string()).unwrap_or_else(|| "-".into());
         println!(
-            "{:<22} {:<22} {:<10} {:>5} {:>8.1e} {:>6} {:>4}",
+            "{:<22} {:<22} {:<10} {:>5} {:>8.1e} {:>4} {:>6} {:>5} {:>6} {:>4}",
             c.model,
             c.dataset,
             c.method,
             c.seed,
             c.hyper.lr,
+            c.hyper.rank,
+            c.hyper.alpha,
+            reset,
             c.hyper.epochs,
             if p.done { "yes" } else { "" }
         );

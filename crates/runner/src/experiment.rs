@@ -2,7 +2,7 @@
 //!
 //! A file has `[defaults]` (keys every cell inherits), one `[[cell]]` per (model, data set) with
 //! Table 7's hyper-parameters — three learning rates, one per method family — and optional
-//! `[ablation.<name>]` grids (Tables 8–12) that sweep some keys over the same cells, and
+//! `[ablation.<name>]` grids (Tables 8–13) that sweep some keys over the same cells, and
 //! `[grid.<name>]` tables with their own settings over some of the cells (Table 15's: E.3.2's
 //! r = 16, 30 epochs, seeds 0–2), in the same form. The method
 //! picks its learning rate and weight decay from its family:
@@ -77,6 +77,9 @@ pub struct CellSpec {
     /// `adam` or `adamw` (Table 7 says "adam" with weight decay: AdamW's decoupled decay, as
     /// HF Trainer's `adamw_torch`); nothing else is implemented.
     pub optimizer: Option<String>,
+    /// A row only the ablation grids that name it in their `cells` use (the paper's ablations
+    /// have rows Table 7 does not list); the main grid and the other grids skip it.
+    pub ablation_only: Option<bool>,
 }
 
 /// An ablation grid: the methods it covers and the values it sweeps (every combination).
@@ -96,6 +99,30 @@ pub struct AblationSpec {
     pub seeds: Option<Vec<u64>>,
     /// Replaces the cells' epochs.
     pub epochs: Option<usize>,
+    /// Sub-grids with their own cells and swept values (a paper ablation spans two tables
+    /// with different models and ranges, e.g. Tables 8 and 9); each takes this spec's keys
+    /// where it sets none, and the grid is their union.
+    #[serde(default)]
+    pub parts: Vec<AblationSpec>,
+}
+
+impl AblationSpec {
+    /// `self` with `parent`'s keys where it has none (its parts are its own).
+    fn under(&self, parent: &AblationSpec) -> AblationSpec {
+        let or = |a: &Option<String>, b: &Option<String>| a.clone().or_else(|| b.clone());
+        AblationSpec {
+            description: or(&self.description, &parent.description),
+            methods: self.methods.clone().or_else(|| parent.methods.clone()),
+            lr: self.lr.clone().or_else(|| parent.lr.clone()),
+            rank: self.rank.clone().or_else(|| parent.rank.clone()),
+            alpha_over_rank: self.alpha_over_rank.clone().or_else(|| parent.alpha_over_rank.clone()),
+            chain_reset_every_epochs: self.chain_reset_every_epochs.clone().or_else(|| parent.chain_reset_every_epochs.clone()),
+            cells: self.cells.clone().or_else(|| parent.cells.clone()),
+            seeds: self.seeds.clone().or_else(|| parent.seeds.clone()),
+            epochs: self.epochs.or(parent.epochs),
+            parts: self.parts.clone(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -165,7 +192,7 @@ fn merge_keys(defaults: &CellSpec, cell: &CellSpec) -> CellSpec {
         defaults, cell, model, dataset, methods, seeds, scheduler, warmup_init_lr, warmup_ratio, lr_fft, lr_lora,
         lr_asym, lr_paca, lora_plus_ratio, chain_reset_every_epochs, chain_length, weight_decay_fft, weight_decay_lora, batch_size,
         epochs, max_length, image_size, rank, alpha, target_modules, a_init, grad_clip_global_norm, best_epoch, adam_betas, adam_eps,
-        optimizer
+        optimizer, ablation_only
     )
 }
 
@@ -201,6 +228,7 @@ impl Experiment {
     pub fn pairs(&self) -> Vec<(String, String)> {
         self.cells
             .iter()
+            .filter(|c| c.ablation_only != Some(true))
             .map(|c| {
                 let c = merged(&self.defaults, c);
                 (c.model.unwrap_or_default(), c.dataset.unwrap_or_default())
@@ -211,7 +239,7 @@ impl Experiment {
     /// The main grid: every cell × method × seed that passes `filter`.
     pub fn cells(&self, filter: &Filter) -> Result<Vec<Cell>, ExperimentError> {
         let mut out = Vec::new();
-        for spec in &self.cells {
+        for spec in self.cells.iter().filter(|c| c.ablation_only != Some(true)) {
             out.extend(self.cells_of(&merged(&self.defaults, spec), filter)?);
         }
         Ok(out)
@@ -236,7 +264,21 @@ impl Experiment {
     /// An ablation's or a table's grid: its cells × methods × seeds × every combination of the
     /// swept values.
     fn expand(&self, ab: &AblationSpec, filter: &Filter) -> Result<Vec<Cell>, ExperimentError> {
-        let pairs: Vec<String> = self.pairs().iter().map(|(m, d)| format!("{m}/{d}")).collect();
+        if !ab.parts.is_empty() {
+            let mut out = Vec::new();
+            for part in &ab.parts {
+                out.extend(self.expand(&part.under(ab), filter)?);
+            }
+            return Ok(out);
+        }
+        let pairs: Vec<String> = self
+            .cells
+            .iter()
+            .map(|c| {
+                let c = merged(&self.defaults, c);
+                format!("{}/{}", c.model.unwrap_or_default(), c.dataset.unwrap_or_default())
+            })
+            .collect();
         if let Some(unknown) = ab.cells.iter().flatten().find(|c| !pairs.contains(c)) {
             return Err(ExperimentError::File { path: self.path.clone(), message: format!("`{unknown}` is not a [[cell]] of this file (model/dataset: {})", pairs.join(", ")) });
         }
@@ -244,7 +286,8 @@ impl Experiment {
         for spec in &self.cells {
             let mut spec = merged(&self.defaults, spec);
             let pair = format!("{}/{}", spec.model.as_deref().unwrap_or(""), spec.dataset.as_deref().unwrap_or(""));
-            if ab.cells.as_ref().is_some_and(|c| !c.contains(&pair)) {
+            let named = ab.cells.as_ref().is_some_and(|c| c.contains(&pair));
+            if (ab.cells.is_some() && !named) || (spec.ablation_only == Some(true) && !named) {
                 continue;
             }
             if let Some(m) = &ab.methods {

@@ -208,3 +208,49 @@ fn table15_has_its_own_grid() {
     let e = Experiment::load(&p, "paper").unwrap_err().to_string();
     assert!(e.contains("`m/nosuch` is not a [[cell]]"), "{e}");
 }
+
+/// The paper suite's ablation grids are exactly the points of the paper's Tables 8–13 (the
+/// committed CSVs of its numbers): every (model, data set, method, rank, swept value) once, no
+/// other; 30 epochs; DeBERTa v3 base / CoLA (Table 12 only) stays out of the main grid.
+#[test]
+fn paper_ablations_are_exactly_the_papers_tables() {
+    let exp = runner::experiment::Experiment::load(&repo("experiments/paper/table7.toml"), "paper").unwrap();
+    let csv_keys = |table: &str, swept: &str| -> std::collections::BTreeSet<String> {
+        let text = std::fs::read_to_string(repo(&format!("experiments/paper-tables/table{table}.csv"))).unwrap();
+        let mut lines = text.lines().filter(|l| !l.starts_with('#'));
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let col = |name: &str| header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("table{table}: no column {name}"));
+        let (m, d, meth, r, v) = (col("model"), col("dataset"), col("method"), col("rank"), col(swept));
+        lines
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                let value: f64 = f[v].parse().unwrap();
+                format!("{}/{}/{}/r{}/{value:e}", f[m], f[d], f[meth], f[r])
+            })
+            .collect()
+    };
+    let grid_keys = |name: &str, value: &dyn Fn(&ledger::Cell) -> f64| -> (std::collections::BTreeSet<String>, usize) {
+        let cells = exp.ablation_cells(name, &runner::experiment::Filter::default()).unwrap();
+        assert!(cells.iter().all(|c| c.hyper.epochs == 30), "{name}: 30 epochs (E.2)");
+        let keys = cells.iter().map(|c| format!("{}/{}/{}/r{}/{:e}", c.model, c.dataset, c.method, c.hyper.rank, value(c))).collect();
+        (keys, cells.len())
+    };
+    let union = |a: std::collections::BTreeSet<String>, b: std::collections::BTreeSet<String>| a.union(&b).cloned().collect::<std::collections::BTreeSet<_>>();
+    for (name, tables, swept, value) in [
+        ("lr", ["8", "9"], "lr", &(|c: &ledger::Cell| c.hyper.lr) as &dyn Fn(&ledger::Cell) -> f64),
+        ("alpha", ["10", "11"], "alpha_over_r", &|c: &ledger::Cell| c.hyper.alpha / c.hyper.rank as f64),
+        ("chain", ["12", "13"], "reset_every_epochs", &|c: &ledger::Cell| c.hyper.chain_reset_every_epochs.unwrap() as f64),
+    ] {
+        let want = union(csv_keys(tables[0], swept), csv_keys(tables[1], swept));
+        let (got, n) = grid_keys(name, value);
+        assert_eq!(n, got.len(), "{name}: every point once");
+        let missing: Vec<_> = want.difference(&got).take(5).collect();
+        let extra: Vec<_> = got.difference(&want).take(5).collect();
+        assert!(missing.is_empty() && extra.is_empty(), "{name}: not in our grid {missing:?}; not in the paper's tables {extra:?}");
+    }
+    // The lr grid keeps α = 2r.
+    let lr = exp.ablation_cells("lr", &runner::experiment::Filter::default()).unwrap();
+    assert!(lr.iter().all(|c| c.hyper.alpha == 2.0 * c.hyper.rank as f64));
+    let main = exp.cells(&runner::experiment::Filter::default()).unwrap();
+    assert!(!main.iter().any(|c| c.model == "deberta-v3-base" && c.dataset == "cola"), "an ablation-only row is not in Table 2's grid");
+}
