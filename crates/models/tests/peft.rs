@@ -50,6 +50,7 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 struct TrainAndExport<'a> {
     family: &'a str,
     method: &'a str,
+    targets: &'a [&'a str],
     dir: &'a std::path::Path,
     base: ExportBase<'a>,
 }
@@ -58,9 +59,8 @@ impl FineTuneJob for TrainAndExport<'_> {
     type Output = (Vec<f32>, Exported);
 
     fn run<M: FineTune>(self, model: M) -> Self::Output {
-        let targets = if self.family == "gpt2" { vec!["c_attn"] } else { vec!["query", "value"] };
         let config = AdapterConfig { rank: 2, alpha: 4.0, seed: 5, a_init: None };
-        let (mut model, _) = model.apply_method(&TargetModules::names(&targets), self.method, &config).unwrap();
+        let (mut model, _) = model.apply_method(&TargetModules::names(self.targets), self.method, &config).unwrap();
         for round in 0..3u64 {
             if round > 0 {
                 for l in model.backbone_linears() {
@@ -125,18 +125,28 @@ fn head_of(family: &str) -> TaskHead {
 #[test]
 fn every_method_exports_as_peft_or_transformers_and_loads_back_to_its_logits() {
     let device = Device::flex();
-    for family in ["bert", "roberta", "vit", "gpt2"] {
+    // GPT-2 twice: on its fused c_attn (as HF PEFT adapts it) and on the query and value
+    // thirds (as the paper does), which export as one block-structured LoRA on c_attn.
+    let runs: [(&str, &[&str]); 5] = [
+        ("bert", &["query", "value"]),
+        ("roberta", &["query", "value"]),
+        ("vit", &["query", "value"]),
+        ("gpt2", &["c_attn"]),
+        ("gpt2", &["c_attn.q", "c_attn.v"]),
+    ];
+    for (family, targets) in runs {
         let ckpt = fixture(family);
         let (_, config) = ckpt.config_json().unwrap();
         for method in ["lora", "cola", "cla", "s-cla", "paca", "c-paca", "fft"] {
             let dir = tempfile::tempdir().unwrap();
             let model = load_for_finetuning(&ckpt, head_of(family), 1, &device).unwrap();
             let base = ExportBase { config: &config, name_or_path: "fixture" };
-            let (want, exported) = model.fine_tune(TrainAndExport { family, method, dir: dir.path(), base }).unwrap();
+            let (want, exported) = model.fine_tune(TrainAndExport { family, method, targets, dir: dir.path(), base }).unwrap();
             let got = match &exported {
                 Exported::PeftLora { rank, lora_alpha, modules_to_save, .. } => {
                     let chains = if peft_core::method(method).unwrap().chained { 3 } else { 1 };
-                    assert_eq!(*rank, 2 * chains, "{family}/{method}: R = chains · r");
+                    let thirds = if targets.len() == 2 && family == "gpt2" { 2 } else { 1 };
+                    assert_eq!(*rank, 2 * chains * thirds, "{family}/{method}: R = chains · r (· 2 for the q and v thirds)");
                     let scale = if method.contains("paca") { 1.0 } else { 2.0 };
                     assert_eq!(*lora_alpha, scale * *rank as f64, "{family}/{method}");
                     let want_saved: &[&str] = match family {
@@ -159,7 +169,7 @@ fn every_method_exports_as_peft_or_transformers_and_loads_back_to_its_logits() {
                 }
             };
             let d = max_diff(&want, &got);
-            assert!(d <= 1e-5, "{family}/{method}: logits after export and reload differ by {d}");
+            assert!(d <= 1e-5, "{family}/{method} on {targets:?}: logits after export and reload differ by {d}");
         }
     }
 }
@@ -200,4 +210,41 @@ fn adapters_saved_by_hf_peft_give_pefts_logits() {
     std::fs::write(dir.path().join("adapter_config.json"), dora).unwrap();
     let err = PeftAdapter::open(dir.path()).err().unwrap().to_string();
     assert!(err.contains("use_dora") && err.contains("adapter_config.json"), "{err}");
+}
+
+/// GPT-2's query and value, as the paper adapts them: splitting `c_attn` into its thirds keeps
+/// the function; LoRA on `c_attn.q` and `c_attn.v` adapts exactly those two [h → h] thirds
+/// (r · 2h trainable each), the key third and everything else frozen; `c_attn` alone still
+/// adapts the fused projection (r · (h + 3h)), as HF PEFT does.
+#[test]
+fn gpt2_query_and_value_thirds_of_c_attn() {
+    let device = Device::flex();
+    let fused = gpt2(&device);
+    let mut split = gpt2(&device);
+    split.split_qkv().unwrap();
+    let x = inputs("gpt2", &device);
+    let d = max_diff(&values(fused.logits(&x)), &values(split.logits(&x)));
+    assert!(d <= 1e-5, "splitting c_attn changed the logits by {d}");
+    let names: Vec<String> = split.linears_mut().iter().map(|l| l.name().to_string()).collect();
+    assert!(names.contains(&"h.0.attn.c_attn.q".to_string()) && names.contains(&"h.0.attn.c_attn.v".to_string()));
+    assert!(!names.contains(&"h.0.attn.c_attn".to_string()));
+    let (h, layers) = (fused.config.n_embd, fused.config.n_layer);
+    let config = AdapterConfig { rank: 2, alpha: 4.0, seed: 5, a_init: None };
+    let trainable = |m: &models::gpt2::Gpt2LmHeadModel| -> usize { peft_core::ParamGroups::from_module(m, &[]).count_by_group().values().sum() };
+    // What trains is counted on an autodiff device (require_grad means nothing without one).
+    let train_device = Device::flex().autodiff();
+    let (mut qv, n) = gpt2(&train_device).apply_method(&TargetModules::names(&["c_attn.q", "c_attn.v"]), "lora", &config).unwrap();
+    assert_eq!(n, 2 * layers, "the q and v thirds of every block");
+    let adapted: Vec<String> = qv.linears_mut().iter().filter(|l| l.lora_factors().is_some()).map(|l| l.name().to_string()).collect();
+    assert!(adapted.len() == 2 * layers && adapted.iter().all(|n| n.ends_with("c_attn.q") || n.ends_with("c_attn.v")), "{adapted:?}");
+    assert_eq!(trainable(&qv), layers * 2 * 2 * (h + h));
+    let (whole, n) = gpt2(&train_device).apply_method(&TargetModules::names(&["c_attn"]), "lora", &config).unwrap();
+    assert_eq!((n, trainable(&whole)), (layers, layers * 2 * (h + 3 * h)));
+}
+
+fn gpt2(device: &Device) -> models::gpt2::Gpt2LmHeadModel {
+    match load(&fixture("gpt2"), device).unwrap() {
+        models::AnyModel::Gpt2Lm(m) => m,
+        other => panic!("{other:?}"),
+    }
 }

@@ -277,6 +277,13 @@ fn a_causal_lm_cell_learns_its_targets() {
     let (h, r) = (32, 4);
     assert_eq!(lora.params.backbone_trainable, r * (h + 3 * h), "one c_attn [32 → 96] adapted at rank 4");
     assert_eq!(lora.params.head, 0, "the tied LM head is not trained");
+    // The paper's way: the query and value thirds of c_attn, r·(h + h) each.
+    let mut qv = lm_cell("lora", 1e-2);
+    qv.hyper.target_modules = vec!["c_attn.q".into(), "c_attn.v".into()];
+    qv.hyper.epochs = 1;
+    let qv = run_to_end(&qv, &options(dir.path())).unwrap();
+    assert_eq!(qv.params.backbone_trainable, 2 * r * (h + h), "the q and v thirds [32 → 32] at rank 4");
+    assert_eq!(qv.adaptation.as_ref().unwrap().layers, vec![(h, h), (h, h)]);
     // Over a frozen random backbone LoRA moves slowly (measured: 239 → 237 here), but it moves
     // and stays below the uniform model's perplexity.
     assert!(lora.epochs[1].val_loss < lora.epochs[0].val_loss, "{:?}", lora.epochs);
