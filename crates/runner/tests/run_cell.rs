@@ -402,6 +402,22 @@ fn chain_resets_and_the_lora_plus_multiplier_act_inside_run_cell() {
     assert_eq!(s.adaptation.as_ref().unwrap().chains, 3, "k = 3 chains over the run's steps");
     assert_eq!(n.adaptation.as_ref().unwrap().chains, 1);
     assert!(max_difference(&e, &n) > 1e-4 && max_difference(&s, &n) > 1e-4 && max_difference(&s, &e) > 1e-4, "resets change the training");
+    // The reset drops the restarted factors' AdamW state: the checkpoint after epoch 1 (taken
+    // after its reset) has moments for the head only; without resets A and B keep theirs.
+    let moments_after_epoch_1 = |c: &Cell| -> std::collections::BTreeMap<String, i32> {
+        let mut o = options(dir.path());
+        o.stop_after_epochs = Some(1);
+        assert!(matches!(run_cell(c, &o), Err(runner::RunError::Interrupted { epoch: 1 })));
+        let bytes = std::fs::read(o.partial_dir.join(c.hash()).join("optimizer.safetensors")).unwrap();
+        let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+        let steps = serde_json::from_str(&header.metadata().as_ref().unwrap()["steps"]).unwrap();
+        runner::train::discard_partial(&o.partial_dir, &c.hash()).unwrap();
+        steps
+    };
+    let (reset, kept) = (moments_after_epoch_1(&by_epoch), moments_after_epoch_1(&never));
+    let factor = |k: &String| k.contains("lora_");
+    assert!(kept.keys().any(factor) && !reset.keys().any(factor), "reset: {reset:?}; no reset: {kept:?}");
+    assert!(reset.keys().any(|k| k.contains("classifier")) && reset.values().all(|&s| s == kept.values().copied().max().unwrap()), "the head keeps its state: {reset:?}");
 
     let lora = cell("lora", 1, 1e-2);
     let mut plus = lora.clone();
