@@ -44,14 +44,10 @@ pub struct CrosscheckArgs {
 }
 
 fn cpu_name() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| t.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_string()))
-        .map(|name| {
-            let avx512 = std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|t| t.contains("avx512f"));
-            format!("{name} ({})", if avx512 { "AVX-512" } else { "AVX2, no AVX-512" })
-        })
-        .unwrap_or_else(|| "unknown".into())
+    let Ok(info) = std::fs::read_to_string("/proc/cpuinfo") else { return "unknown".into() };
+    let Some(name) = info.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)) else { return "unknown".into() };
+    let avx512 = info.contains("avx512f");
+    format!("{} ({})", name.trim(), if avx512 { "AVX-512" } else { "AVX2, no AVX-512" })
 }
 
 pub fn crosscheck(args: CrosscheckArgs) -> Result<()> {

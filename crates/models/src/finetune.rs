@@ -214,7 +214,7 @@ pub fn load_adapters(path: &std::path::Path, linears: Vec<&mut AdaptedLinear>) -
 }
 
 /// Moves a layer out of its slot, leaving a 1×1 placeholder that is overwritten at once.
-fn take(slot: &mut AdaptedLinear) -> AdaptedLinear {
+pub(crate) fn take(slot: &mut AdaptedLinear) -> AdaptedLinear {
     let device = slot.weight.val().device();
     let dummy = AdaptedLinear::plain(burn::tensor::Tensor::zeros([1, 1], &device), None, "placeholder")
         .expect("a 1×1 plain layer is valid");

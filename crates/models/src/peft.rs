@@ -18,7 +18,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use burn::tensor::{Tensor, TensorData};
 use peft_core::safetensors_io::{shape_and_values, write_f32};
 use peft_core::{AdapterConfig, TargetModules};
 use serde::{Deserialize, Serialize};
@@ -96,11 +95,11 @@ pub enum TargetModulesJson {
 }
 
 impl LoraConfigJson {
-    /// Whether PEFT adapts the module at `path` (`peft.tuners.tuners_utils.check_target_module_exists`
-    /// for a list: the path is a name or ends with `.name`).
-    fn targets(&self, path: &str) -> Result<bool, ModelError> {
+    /// The modules PEFT adapts, as [`TargetModules`] (the same suffix match as
+    /// `peft.tuners.tuners_utils.check_target_module_exists` for a list of names).
+    fn target_modules(&self) -> Result<TargetModules, ModelError> {
         match &self.target_modules {
-            TargetModulesJson::Names(names) => Ok(names.iter().any(|n| path == n || path.ends_with(&format!(".{n}")))),
+            TargetModulesJson::Names(names) => Ok(TargetModules::Names(names.clone())),
             TargetModulesJson::Regex(r) => Err(ModelError::Unsupported(format!(
                 "target_modules is the regular expression `{r}`: only a list of module names is supported"
             ))),
@@ -259,10 +258,11 @@ impl PeftAdapter {
         let mut names = HfTensors::default();
         let task = model.hf_export(&mut names)?;
         let mut targeted: Vec<(String, String)> = Vec::new();
+        let peft_targets = self.config.target_modules()?;
         for (key, ours) in &names.linears {
             let head = task.head_prefixes.iter().any(|p| format!("{key}.").starts_with(p));
             let module = task.module_of(key);
-            if !head && self.config.targets(&module)? {
+            if !head && peft_targets.matches(&module) {
                 targeted.push((module, ours.clone()));
             }
         }
@@ -274,28 +274,16 @@ impl PeftAdapter {
         let config = AdapterConfig { rank: self.config.r, alpha: self.alpha_for_rank(), seed: 0, a_init: None };
         let (mut model, _) = model.apply_method(&TargetModules::names(&ours), "lora", &config)?;
         let w = Weights::open(&[file])?;
-        let device = model.backbone_linears().first().map(|l| l.weight.val().device()).ok_or_else(|| ModelError::Unsupported("a model without linears".into()))?;
-        let read = |key: String, rows: usize, cols: usize| -> Result<Tensor<2>, ModelError> {
-            // [rows, cols] as stored → [cols, rows] (burn's layout)
-            let v = w.read_f32(&key, &[rows, cols])?;
-            let mut t = vec![0.0f32; v.len()];
-            for i in 0..rows {
-                for j in 0..cols {
-                    t[j * rows + i] = v[i * cols + j];
-                }
-            }
-            Ok(Tensor::from_data(TensorData::new(t, [cols, rows]), &device))
-        };
         let r = self.config.r;
         let mut applied = 0;
         for slot in model.backbone_linears() {
             let Some((hf, _)) = targeted.iter().find(|(_, o)| o == slot.name()) else { continue };
             let (n_in, n_out) = (slot.in_features(), slot.out_features());
-            let a = read(format!("{KEY_PREFIX}{hf}.lora_A.weight"), r, n_in)?;
-            let b = read(format!("{KEY_PREFIX}{hf}.lora_B.weight"), n_out, r)?;
-            let placeholder = peft_core::AdaptedLinear::plain(Tensor::zeros([1, 1], &device), None, "placeholder")?;
-            let layer = std::mem::replace(slot, placeholder);
-            *slot = layer.with_factors(a, b)?;
+            let device = slot.weight.val().device();
+            // PEFT's lora_A [r, in] and lora_B [out, r] are linear weights: read transposed.
+            let a = w.linear_weight(&format!("{KEY_PREFIX}{hf}.lora_A.weight"), n_in, r, &device)?;
+            let b = w.linear_weight(&format!("{KEY_PREFIX}{hf}.lora_B.weight"), r, n_out, &device)?;
+            *slot = crate::finetune::take(slot).with_factors(a, b)?;
             applied += 1;
         }
         let unused: Vec<String> = w.unused_keys(&[]).into_iter().filter(|k| k.contains(".lora_")).collect();

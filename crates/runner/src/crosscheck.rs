@@ -12,7 +12,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use burn::tensor::{Int, Tensor};
 use models::{FineTune, Inputs};
 use peft_core::AdamWConfig;
 use serde::{Deserialize, Serialize};
@@ -38,7 +37,8 @@ pub struct Plan {
     pub test_batches: usize,
 }
 
-type Longs = Vec<(String, Vec<usize>, Vec<i64>)>;
+/// Named i64 tensors for `safetensors_io::write_tensors`.
+pub(crate) type Longs = Vec<(String, Vec<usize>, Vec<i64>)>;
 
 /// Collects a cell's batches while it trains.
 pub struct Recorder {
@@ -48,17 +48,23 @@ pub struct Recorder {
     test_batches: usize,
 }
 
-fn ints(t: &Tensor<2, Int>) -> (Vec<usize>, Vec<i64>) {
-    (t.dims().to_vec(), t.clone().into_data().convert::<i64>().try_to_vec().expect("ids"))
+/// A text batch's `input_ids`, `token_type_ids` and `attention_mask` under `<prefix><name>`
+/// (HF's names); `false` (nothing pushed) for an image batch.
+pub(crate) fn push_text_inputs(longs: &mut Longs, prefix: &str, inputs: &Inputs) -> bool {
+    let Inputs::Text { ids, types, mask, .. } = inputs else { return false };
+    for (name, t) in [("input_ids", ids), ("token_type_ids", types), ("attention_mask", mask)] {
+        let values = t.clone().into_data().convert::<i64>().try_to_vec().expect("ids");
+        longs.push((format!("{prefix}{name}"), t.dims().to_vec(), values));
+    }
+    true
 }
 
 fn push_batch(longs: &mut Longs, prefix: &str, inputs: &Inputs, targets: &Targets) -> Result<(), RunError> {
-    let (Inputs::Text { ids, types, mask, .. }, Targets::Classes(_, gold)) = (inputs, targets) else {
+    let Targets::Classes(_, gold) = targets else {
         return Err(RunError::msg("the cross-check covers text classification cells (a text model, class labels)"));
     };
-    for (name, t) in [("input_ids", ids), ("token_type_ids", types), ("attention_mask", mask)] {
-        let (d, v) = ints(t);
-        longs.push((format!("{prefix}.{name}"), d, v));
+    if !push_text_inputs(longs, &format!("{prefix}."), inputs) {
+        return Err(RunError::msg("the cross-check covers text classification cells (a text model, class labels)"));
     }
     longs.push((format!("{prefix}.labels"), vec![gold.len()], gold.iter().map(|&g| g as i64).collect()));
     Ok(())

@@ -524,11 +524,6 @@ const CHECK_TOP: usize = 16;
 /// `top_ids` and `top_logits`), in HF's orientation.
 fn write_check<M: FineTune>(model: &M, inputs: &models::Inputs, path: &Path) -> Result<(), RunError> {
     use peft_core::safetensors_io::shape_and_values;
-    let ints = |t: &burn::tensor::Tensor<2, burn::tensor::Int>| {
-        let dims = t.dims();
-        let v: Vec<i64> = t.clone().into_data().convert::<i64>().try_to_vec().expect("ids");
-        (dims.to_vec(), v)
-    };
     let (dims, logits) = shape_and_values(model.logits(inputs));
     let mut floats = Vec::new();
     let mut longs = Vec::new();
@@ -547,17 +542,11 @@ fn write_check<M: FineTune>(model: &M, inputs: &models::Inputs, path: &Path) -> 
     } else {
         floats.push(("logits".to_string(), dims, logits));
     }
-    match inputs {
-        models::Inputs::Text { ids, types, mask, .. } => {
-            for (name, t) in [("input_ids", ids), ("token_type_ids", types), ("attention_mask", mask)] {
-                let (d, v) = ints(t);
-                longs.push((name.to_string(), d, v));
-            }
-        }
-        models::Inputs::Pixels(px) => {
-            let (d, v) = shape_and_values(px.clone());
-            floats.push(("pixel_values".into(), d, v));
-        }
+    if let models::Inputs::Pixels(px) = inputs {
+        let (d, v) = shape_and_values(px.clone());
+        floats.push(("pixel_values".into(), d, v));
+    } else {
+        crate::crosscheck::push_text_inputs(&mut longs, "", inputs);
     }
     peft_core::safetensors_io::write_tensors(path, &floats, &longs).map_err(|e| RunError::msg(e.to_string()))
 }
