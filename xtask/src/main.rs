@@ -10,6 +10,7 @@ mod check_peft;
 mod crosscheck;
 mod datasets;
 mod device;
+mod figures;
 mod methods;
 mod models_cmd;
 mod report_cmd;
@@ -94,6 +95,12 @@ enum Command {
     /// Run one cell given as JSON and record it (used by --jobs and Slurm array tasks).
     #[command(hide = true)]
     Cell(reproduce::CellArgs),
+    /// A loss landscape f(α, β) = L(W + αδ + βη) of finished cells (§E.4.1): PCA or random
+    /// directions, a resumable grid, into runs/<suite>/<experiment>/analysis/; then the report.
+    Landscape(figures::LandscapeArgs),
+    /// Intruder dimensions of finished cells (§E.4.2, Fig 4): SVDs of W₀ and W₀ + ΔW of every
+    /// adapted matrix, the count among the top k below each ε ∈ (0, 1]; then the report.
+    Intruders(figures::IntruderArgs),
     /// Rebuild every report page (results/index.html, one page per table, CSV/JSON/SVG beside
     /// them) from the stored results, without training.
     Report(report_cmd::ReportArgs),
@@ -121,6 +128,8 @@ fn main() -> Result<()> {
         Command::Datasets { json } => datasets::run(json),
         Command::Bench { which } => bench_layers::run(which),
         Command::Report(args) => report_cmd::run(args),
+        Command::Landscape(args) => figures::landscape(args),
+        Command::Intruders(args) => figures::intruders(args),
         Command::Pretrain { suite: _, models, force, device, results } => reproduce::pretrain_missing(&results, device, force, &models),
         Command::Reproduce { table, grid } => reproduce::reproduce(table, grid),
         Command::Ablate { which, grid } => reproduce::ablate(which, grid),

@@ -26,7 +26,7 @@ pub enum Suite {
 }
 
 impl Suite {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Suite::Paper => "paper",
             Suite::Mini => "mini",
@@ -50,6 +50,10 @@ pub enum Table {
     Table16,
     Table17,
     Table18,
+    /// The geometry figures (Figs 1/8, 3, 4, 9, 10) of `experiments/<suite>/figures.toml`:
+    /// loss landscapes and intruder dimensions of the main grid's cells.
+    Figures,
+    /// Every table, then the figures.
     All,
 }
 
@@ -143,7 +147,7 @@ impl GridArgs {
         Filter { models: self.models.clone(), datasets: self.datasets.clone(), methods: self.methods.clone(), seeds: self.seeds.clone() }
     }
 
-    fn experiment(&self) -> Result<Experiment> {
+    pub fn experiment(&self) -> Result<Experiment> {
         let path = self.experiment_file.clone().unwrap_or_else(|| self.suite.experiment_file());
         Ok(Experiment::load(&path, self.suite.name())?)
     }
@@ -158,6 +162,9 @@ fn extra_methods(table: Table) -> &'static [&'static str] {
 }
 
 pub fn reproduce(table: Table, args: GridArgs) -> Result<()> {
+    if table == Table::Figures {
+        return crate::figures::reproduce_figures(&args);
+    }
     let exp = args.experiment()?;
     // Table 15 has its own grid in the paper's experiment file (E.3.2's settings, ledger
     // experiment `table15`); without one (the mini suite) it times the main grid's cells with
@@ -183,7 +190,20 @@ pub fn reproduce(table: Table, args: GridArgs) -> Result<()> {
     {
         run_grid("table15", ledger::TABLE15_EXPERIMENT, cells, &args)?;
     }
+    if table == Table::All && !args.dry_run {
+        crate::figures::reproduce_figures(&args)?;
+    }
     Ok(())
+}
+
+/// Runs the main-grid cells a figure file draws that are not finished yet.
+pub fn run_cells_for_figures(figures: &ledger::analysis::FigureFile, args: &GridArgs) -> Result<()> {
+    let cells = args.experiment()?.figure_cells(figures)?;
+    let ledger = Ledger::of_experiment(&args.results, args.suite.name(), &figures.experiment);
+    if runner::grid::to_run(&cells, &ledger, args.force)?.cells.is_empty() {
+        return Ok(());
+    }
+    run_grid("figures", &figures.experiment, cells, args)
 }
 
 pub fn ablate(which: Ablation, args: GridArgs) -> Result<()> {

@@ -118,6 +118,11 @@ pub struct Hyper {
     /// checkpoint's preprocessor makes another.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<usize>,
+    /// Besides each epoch end, record a trajectory point every this many optimisation steps
+    /// ([`crate::trajectory`]; `None`: epoch ends only). It changes what is kept, not what is
+    /// trained, but is part of the cell so that a finished cell's trajectory is what it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trajectory_every: Option<usize>,
 }
 
 /// AdamW's defaults (PyTorch's and HF Trainer's), which a [`Hyper`] leaves unstated.
@@ -275,6 +280,14 @@ pub struct KeptWeights {
     /// `peft-lora` (an HF PEFT adapter over the base checkpoint) or `transformers` (a whole
     /// checkpoint).
     pub format: String,
+    /// Points of the kept trajectory (`<dir>/trajectory`, [`crate::trajectory`]); 0: none kept
+    /// (a result from before trajectories were kept).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub trajectory_points: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Seconds since the Unix epoch: the clock of `finished_at` and `failed_at`.

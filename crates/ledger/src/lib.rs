@@ -9,16 +9,21 @@
 //!   canonical JSON ([`config_hash`]), written atomically and never silently overwritten;
 //! - [`log`]: a cell's per-step training log ([`StepLine`]) and HF Trainer's state file;
 //! - [`bench`]: the step benchmark's records ([`StepRecord`]) and the cross-check's ([`CrosscheckRecord`]), and their files;
+//! - [`trajectory`]: a cell's kept trajectory (its trained tensors per epoch end and every N
+//!   steps): the index and file layout;
+//! - [`analysis`]: the geometry diagnostics' records (loss landscapes, intruder dimensions);
 //! - [`audit`]: checks from outside that a ledger under kills loses, rewrites and corrupts
 //!   nothing ([`audit::Audit`]), and how far two runs' numbers of a cell differ.
 //!
 //! It must not depend on tensors, models or data sets: a reader of results needs serde only.
 
+pub mod analysis;
 pub mod audit;
 pub mod bench;
 pub mod cell;
 pub mod log;
 pub mod store;
+pub mod trajectory;
 
 pub use bench::{CrosscheckRecord, StepRecord};
 pub use log::{StepLine, TrainerState};

@@ -25,6 +25,7 @@ pub mod peft;
 pub mod presets;
 pub mod spm;
 pub mod tokenizer;
+pub mod trajectory;
 pub mod weights;
 
 pub use auto::{AnyModel, TaskHead};

@@ -24,6 +24,9 @@ pub struct Weights {
     /// key → the name it is stored under, where they differ (an overlay's prefixed keys).
     stored_as: BTreeMap<String, String>,
     used: RefCell<BTreeSet<String>>,
+    /// Tensors held in memory ([`Weights::with_tensors`]): key → (shape, f32 values); they take
+    /// the place of the files' tensors of the same keys.
+    memory: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
     /// Freshly initialised tensors for keys the files lack (a new task head, or a whole
     /// randomly initialised model).
     init: Option<FreshInit>,
@@ -82,7 +85,7 @@ impl Weights {
             }
             files.push((path.clone(), mmap));
         }
-        Ok(Self { files, keys, stored_as: BTreeMap::new(), used: RefCell::new(BTreeSet::new()), init: None })
+        Ok(Self { files, keys, stored_as: BTreeMap::new(), used: RefCell::new(BTreeSet::new()), memory: BTreeMap::new(), init: None })
     }
 
     /// Opens the weights of a checkpoint directory (or a hub snapshot): `model.safetensors`,
@@ -120,6 +123,7 @@ impl Weights {
             keys: BTreeMap::new(),
             stored_as: BTreeMap::new(),
             used: RefCell::new(BTreeSet::new()),
+            memory: BTreeMap::new(),
             init: Some(FreshInit { rng: RefCell::new(peft_core::Rng::seed_from(seed)), std, prefixes: Vec::new() }),
         }
     }
@@ -147,8 +151,6 @@ impl Weights {
         self.init_missing(&prefixes, seed, std)
     }
 
-    /// Whether `key` can be read: stored in the files, or freshly initialised. A fully random
-    /// source answers for the keys of the canonical (prefixed) layout.
     /// Adds the tensors of `path` whose names start with `prefix` and pass `keep`, under their
     /// names without the prefix; they take the place of the same keys in the files opened
     /// before (an HF PEFT adapter's `base_model.model.classifier.weight` replaces the base
@@ -175,20 +177,36 @@ impl Weights {
         Ok(self)
     }
 
+    /// Adds tensors held in memory (checkpoint key, shape, row-major f32 values) in place of
+    /// the stored ones of the same keys: a trained or perturbed model read through the
+    /// family's own `load` (the loss landscape's grid points).
+    pub fn with_tensors(mut self, tensors: impl IntoIterator<Item = (String, Vec<usize>, Vec<f32>)>) -> Self {
+        for (key, shape, values) in tensors {
+            self.memory.insert(key, (shape, values));
+        }
+        self
+    }
+
     fn stored_name<'a>(&'a self, key: &'a str) -> &'a str {
         self.stored_as.get(key).map(String::as_str).unwrap_or(key)
     }
 
+    /// Whether `key` can be read: stored in the files or in memory, or freshly initialised. A fully random
+    /// source answers for the keys of the canonical (prefixed) layout.
     pub fn contains(&self, key: &str) -> bool {
-        self.keys.contains_key(key) || self.init.as_ref().is_some_and(|i| i.applies_to(key))
+        self.keys.contains_key(key) || self.memory.contains_key(key) || self.init.as_ref().is_some_and(|i| i.applies_to(key))
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.keys.keys().map(String::as_str)
+        let stored = self.keys.keys().filter(|k| !self.memory.contains_key(*k));
+        stored.chain(self.memory.keys()).map(String::as_str)
     }
 
     /// The shape stored for `key`, without reading it.
     pub fn shape(&self, key: &str) -> Option<Vec<usize>> {
+        if let Some((shape, _)) = self.memory.get(key) {
+            return Some(shape.clone());
+        }
         let &i = self.keys.get(key)?;
         let (_, mmap) = &self.files[i];
         let st = SafeTensors::deserialize(mmap).ok()?;
@@ -197,6 +215,14 @@ impl Weights {
 
     /// Reads `key` as f32 values, checking its shape.
     pub fn read_f32(&self, key: &str, shape: &[usize]) -> Result<Vec<f32>, ModelError> {
+        if let Some((stored, values)) = self.memory.get(key) {
+            if stored != shape {
+                let path = self.files.first().map(|(p, _)| p.clone()).unwrap_or_default();
+                return Err(weights_err(&path, format!("tensor `{key}` (in memory) has shape {stored:?}, the model expects {shape:?}")));
+            }
+            self.used.borrow_mut().insert(key.to_string());
+            return Ok(values.clone());
+        }
         let Some(&i) = self.keys.get(key) else {
             if let Some(init) = self.init.as_ref().filter(|i| i.applies_to(key)) {
                 return Ok(init.values(key, shape));
@@ -252,6 +278,7 @@ impl Weights {
         let used = self.used.borrow();
         self.keys
             .keys()
+            .chain(self.memory.keys().filter(|k| !self.keys.contains_key(*k)))
             .filter(|k| !used.contains(*k) && !ignore.iter().any(|i| k.contains(i)))
             .cloned()
             .collect()

@@ -10,15 +10,17 @@
 //!   rendering; [`plot`]: SVG plots through plotters.
 //! - [`cells`] reads the ledger's cells, [`paper`] the published numbers; [`pages`] builds Tables 2,
 //!   3/16, 17, 6 and 15, [`ablation`] Tables 8–13, [`pareto`] the metric-against-cost view,
-//!   [`bench`] the step-benchmark page;
+//!   [`bench`] the step-benchmark page, [`figures`] the geometry figures (loss landscapes,
+//!   intruder dimensions) from the analysis records;
 //!   [`site::build_site`] writes everything (`cargo xtask report`).
 //!
-//! It must never train or read checkpoints: its input is the ledger, the paper's tables and
-//! `results/bench/step.json`.
+//! It must never train or read checkpoints: its input is the ledger (with the analysis
+//! records beside it), the paper's tables and `results/bench/step.json`.
 
 pub mod ablation;
 pub mod bench;
 pub mod cells;
+pub mod figures;
 pub mod html;
 pub mod pages;
 pub mod paper;

@@ -272,3 +272,137 @@ pub fn means_with_spread(title: &str, y_desc: &str, categories: &[String], point
         Ok(())
     })
 }
+
+/// A perceptual ramp (viridis' ends and middle) at `t` ∈ [0, 1], for loss surfaces.
+fn ramp(t: f64) -> RGBColor {
+    const STOPS: [(f64, f64, f64); 5] = [(68.0, 1.0, 84.0), (59.0, 82.0, 139.0), (33.0, 145.0, 140.0), (94.0, 201.0, 98.0), (253.0, 231.0, 37.0)];
+    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 1.0 };
+    let x = t * (STOPS.len() - 1) as f64;
+    let i = (x.floor() as usize).min(STOPS.len() - 2);
+    let f = x - i as f64;
+    let (a, b) = (STOPS[i], STOPS[i + 1]);
+    let mix = |p: f64, q: f64| (p + (q - p) * f).round() as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// The loss grid's finite range, with values above `cap` × the centre's clipped (a far grid
+/// point can be orders of magnitude above the valley and would flatten the rest).
+fn loss_range(values: &[Option<f64>], centre: Option<f64>) -> (f64, f64) {
+    let finite: Vec<f64> = values.iter().flatten().copied().filter(|v| v.is_finite()).collect();
+    let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let cap = centre.filter(|c| c.is_finite() && *c > 0.0).map(|c| (c * 10.0).max(lo + 1e-9)).unwrap_or(hi);
+    (lo, hi.min(cap).max(lo + 1e-9))
+}
+
+/// A 3D loss surface f(α, β) over the square grid `axis` × `axis` (`values[i · n + j]` at
+/// (axis[i], axis[j]); `None` or non-finite points drawn at the top of the range), coloured by
+/// height. The centre's loss is `centre`.
+pub fn surface(title: &str, axis: &[f64], values: &[Option<f64>], centre: Option<f64>) -> String {
+    let n = axis.len();
+    render((340, 300), |root| {
+        let (lo, hi) = loss_range(values, centre);
+        let (a0, a1) = (axis[0], axis[n - 1]);
+        let mut chart = ChartBuilder::on(root).caption(title, ("sans-serif", 15)).margin(4).build_cartesian_3d(a0..a1, lo..hi, a0..a1)?;
+        chart.with_projection(|mut p| {
+            p.yaw = 0.6;
+            p.pitch = 0.45;
+            p.scale = 0.85;
+            p.into_matrix()
+        });
+        chart.configure_axes().light_grid_style(BLACK.mix(0.1)).max_light_lines(3).label_style(("sans-serif", 11)).draw()?;
+        let at = |x: f64| (((x - a0) / (a1 - a0)) * (n - 1) as f64).round() as usize;
+        let height = |x: f64, z: f64| values[at(x).min(n - 1) * n + at(z).min(n - 1)].filter(|v| v.is_finite()).unwrap_or(hi).clamp(lo, hi);
+        let style = |y: &f64| ramp((y - lo) / (hi - lo)).mix(0.9).filled();
+        chart.draw_series(SurfaceSeries::xoz(axis.iter().copied(), axis.iter().copied(), height).style_func(&style))?;
+        Ok(())
+    })
+}
+
+/// A 2D filled contour of f(α, β) (twelve colour levels of the loss) with the trajectory's
+/// projected points joined by arrows in step order and the centre marked with a cross.
+pub fn contour(title: &str, axis: &[f64], values: &[Option<f64>], centre: Option<f64>, trajectory: &[[f64; 2]]) -> String {
+    let n = axis.len();
+    render((340, 320), |root| {
+        let (lo, hi) = loss_range(values, centre);
+        let (a0, a1) = (axis[0], axis[n - 1]);
+        let half = (a1 - a0) / (n - 1).max(1) as f64 / 2.0;
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 15))
+            .margin(6)
+            .x_label_area_size(30)
+            .y_label_area_size(44)
+            .build_cartesian_2d(a0 - half..a1 + half, a0 - half..a1 + half)?;
+        chart.configure_mesh().disable_mesh().x_desc("dirX").y_desc("dirY").label_style(("sans-serif", 11)).draw()?;
+        const LEVELS: f64 = 12.0;
+        chart.draw_series((0..n * n).map(|k| {
+            let (i, j) = (k / n, k % n);
+            let v = values[k].filter(|v| v.is_finite()).unwrap_or(hi).clamp(lo, hi);
+            let level = (((v - lo) / (hi - lo)) * LEVELS).floor().min(LEVELS - 1.0) / (LEVELS - 1.0);
+            let (x, y) = (axis[i], axis[j]);
+            Rectangle::new([(x - half, y - half), (x + half, y + half)], ramp(level).filled())
+        }))?;
+        let path: Vec<(f64, f64)> = trajectory.iter().map(|p| (p[0], p[1])).collect();
+        for w in path.windows(2) {
+            let (from, to) = (w[0], w[1]);
+            chart.draw_series(std::iter::once(PathElement::new(vec![from, to], RGBColor(30, 90, 255).stroke_width(2))))?;
+            // The arrow's head: two short strokes back from `to`, in pixels.
+            let (p, q) = (chart.backend_coord(&from), chart.backend_coord(&to));
+            let (dx, dy) = ((q.0 - p.0) as f64, (q.1 - p.1) as f64);
+            let len = (dx * dx + dy * dy).sqrt();
+            if len > 4.0 {
+                let (ux, uy) = (dx / len, dy / len);
+                for s in [1.0, -1.0] {
+                    let (hx, hy) = (-ux * 7.0 + s * -uy * 4.0, -uy * 7.0 + s * ux * 4.0);
+                    root.draw(&PathElement::new(vec![q, (q.0 + hx.round() as i32, q.1 + hy.round() as i32)], RGBColor(30, 90, 255).stroke_width(2)))?;
+                }
+            }
+        }
+        chart.draw_series(std::iter::once(Cross::new((0.0, 0.0), 6, WHITE.stroke_width(2))))?;
+        Ok(())
+    })
+}
+
+/// One line of [`dashed_lines`]: its values, its palette colour, and whether it is dashed.
+pub struct StyledSeries {
+    pub name: String,
+    pub values: Vec<f64>,
+    pub colour: usize,
+    pub dashed: bool,
+}
+
+/// Lines over a numeric x axis, each in a given palette colour, solid or dashed (Fig 4: a
+/// chain method dashed in its non-chain counterpart's colour).
+pub fn dashed_lines(title: &str, x_desc: &str, y_desc: &str, x: &[f64], series: &[StyledSeries]) -> String {
+    render((560, 380), |root| {
+        let (lo, hi) = value_range(series.iter().flat_map(|s| s.values.iter().copied()), &[0.0]);
+        let (x0, x1) = (x.first().copied().unwrap_or(0.0).min(0.0), x.last().copied().unwrap_or(1.0));
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(52)
+            .build_cartesian_2d(x0..x1, lo..hi)?;
+        chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).label_style(("sans-serif", 13)).draw()?;
+        for s in series {
+            let c = colour(s.colour);
+            let pts: Vec<(f64, f64)> = x.iter().copied().zip(s.values.iter().copied()).filter(|p| p.1.is_finite()).collect();
+            let style = c.stroke_width(2);
+            let drawn = if s.dashed {
+                chart.draw_series(DashedLineSeries::new(pts, 6, 4, style))?
+            } else {
+                chart.draw_series(LineSeries::new(pts, style))?
+            };
+            let dashed = s.dashed;
+            drawn.label(s.name.clone()).legend(move |(x, y)| {
+                let end = if dashed { x + 6 } else { x + 16 };
+                PathElement::new(vec![(x, y), (end, y)], c.stroke_width(2))
+            });
+        }
+        chart.configure_series_labels().position(SeriesLabelPosition::UpperLeft).background_style(WHITE.mix(0.85)).border_style(BLACK).label_font(("sans-serif", 12)).draw()?;
+        Ok(())
+    })
+}

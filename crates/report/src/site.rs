@@ -393,6 +393,18 @@ fn bench_page(w: &mut Writer, results_dir: &Path, index: &mut Vec<IndexEntry>) -
 /// `crosscheck.html`, from `results/crosscheck.json` (`cargo xtask crosscheck`): per method the
 /// worst per-step loss difference from PyTorch + HF PEFT and the final accuracies, a plot of the
 /// per-step differences, and the methods PEFT has no counterpart for.
+/// The geometry figures' pages (`fig1.html` …), from the analysis records.
+fn figure_pages(w: &mut Writer, results_dir: &Path, loaded: &Loaded, index: &mut Vec<IndexEntry>) -> Result<()> {
+    const STYLE: &str = "<style>.panels{display:flex;flex-wrap:wrap;gap:10px}.panel{margin:0;border:1px solid #ddd;padding:4px}.panel figcaption{font-size:12px;max-width:340px}.panel.wide figcaption{max-width:560px}.panel.missing{width:200px;color:#888}</style>";
+    for p in crate::figures::pages(results_dir, loaded) {
+        let body = format!("{STYLE}<h1>{}</h1><p>{}</p>{}", escape(&p.title), escape(&p.description), p.body);
+        w.write(&format!("{}.html", p.file), &page(&format!("{} — beyond-lora", p.title), &body))?;
+        let missing = if p.missing > 0 { format!(", {} not computed yet", p.missing) } else { String::new() };
+        index.push(IndexEntry { group: "geometry figures".into(), href: format!("{}.html", p.file), title: p.title, description: p.description, cells: format!("{} panels{missing}", p.drawn) });
+    }
+    Ok(())
+}
+
 fn crosscheck_page(w: &mut Writer, results_dir: &Path, index: &mut Vec<IndexEntry>) -> Result<()> {
     let path = ledger::bench::crosscheck_path(results_dir);
     let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
@@ -550,6 +562,7 @@ pub fn build_site(results_dir: &Path, paper_tables_dir: &Path) -> Result<Vec<Pat
     ablations_page(&mut w, &loaded, &paper, &mut index)?;
     bench_page(&mut w, results_dir, &mut index)?;
     crosscheck_page(&mut w, results_dir, &mut index)?;
+    figure_pages(&mut w, results_dir, &loaded, &mut index)?;
     // Group the index by suite in the ledger's order, benchmarks last.
     let order: Vec<String> = loaded.suites();
     index.sort_by_key(|e| order.iter().position(|s| *s == e.group).unwrap_or(usize::MAX));

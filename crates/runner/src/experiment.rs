@@ -63,6 +63,8 @@ pub struct CellSpec {
     pub max_length: Option<usize>,
     /// Image side (ViT rows of Table 7); the checkpoint's preprocessor decides the actual size.
     pub image_size: Option<usize>,
+    /// A trajectory point every this many steps besides the epoch ends (the landscapes' path).
+    pub trajectory_every: Option<usize>,
     pub rank: Option<usize>,
     pub alpha: Option<f64>,
     pub target_modules: Option<Vec<String>>,
@@ -191,7 +193,7 @@ fn merge_keys(defaults: &CellSpec, cell: &CellSpec) -> CellSpec {
     merge!(
         defaults, cell, model, dataset, methods, seeds, scheduler, warmup_init_lr, warmup_ratio, lr_fft, lr_lora,
         lr_asym, lr_paca, lora_plus_ratio, chain_reset_every_epochs, chain_length, weight_decay_fft, weight_decay_lora, batch_size,
-        epochs, max_length, image_size, rank, alpha, target_modules, a_init, grad_clip_global_norm, best_epoch, adam_betas, adam_eps,
+        epochs, max_length, image_size, trajectory_every, rank, alpha, target_modules, a_init, grad_clip_global_norm, best_epoch, adam_betas, adam_eps,
         optimizer, ablation_only
     )
 }
@@ -241,6 +243,21 @@ impl Experiment {
         let mut out = Vec::new();
         for spec in self.cells.iter().filter(|c| c.ablation_only != Some(true)) {
             out.extend(self.cells_of(&merged(&self.defaults, spec), filter)?);
+        }
+        Ok(out)
+    }
+
+    /// The cells a figure file draws: for each (model, data set) it names, the methods it draws
+    /// at its seed, or at the row's lowest seed when it names none.
+    pub fn figure_cells(&self, figures: &ledger::analysis::FigureFile) -> Result<Vec<Cell>, ExperimentError> {
+        let mut out = Vec::new();
+        for (model, dataset, methods) in figures.cells_needed() {
+            let filter = Filter { models: vec![model.clone()], datasets: vec![dataset.clone()], methods, seeds: figures.seed.into_iter().collect() };
+            let cells = self.cells(&filter)?;
+            let Some(seed) = cells.iter().map(|c| c.seed).min() else {
+                return Err(ExperimentError::File { path: self.path.clone(), message: format!("the figures draw {model}/{dataset}, which this grid has no cell of") });
+            };
+            out.extend(cells.into_iter().filter(|c| c.seed == seed));
         }
         Ok(out)
     }
@@ -438,6 +455,7 @@ impl Experiment {
                 adam_betas,
                 adam_eps,
                 image_size: spec.image_size,
+                trajectory_every: spec.trajectory_every.map(|n| positive(n, "trajectory_every")).transpose()?,
             },
         })
     }

@@ -490,6 +490,7 @@ mod tests {
             adam_betas: None,
             adam_eps: None,
             image_size: None,
+            trajectory_every: None,
         };
         Cell { suite: "mini".into(), model: model.into(), dataset: "mini-sentiment".into(), method: method.into(), seed, hyper, fingerprint: None }
     }

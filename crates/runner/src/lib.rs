@@ -10,6 +10,7 @@
 //! - [`loss`] and [`step`]: the losses and the optimisation step both training loops share;
 //! - [`schedule`] (LR schedules), [`best`] (best-epoch selection);
 //! - [`mini`]: the mini suite's models, pretrained here and saved as HF checkpoints;
+//! - [`trajectory`]: recording a cell's trajectory (the geometry diagnostics' input);
 //! - [`slurm`]: sbatch job-array scripts over the same ledger.
 //!
 //! It must not format HTML or know about report layouts.
@@ -25,6 +26,7 @@ pub mod schedule;
 pub mod slurm;
 pub mod step;
 pub mod train;
+pub mod trajectory;
 
 /// Why a cell could not run (a diverged cell is not an error: it is a recorded outcome).
 #[derive(Debug, thiserror::Error)]

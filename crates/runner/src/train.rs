@@ -267,11 +267,17 @@ struct Predictions {
 /// Mean loss and metric of `model` (without autodiff) over a split. The loss is the mean over
 /// examples, or for a causal LM over target tokens (so that its exp is the perplexity).
 fn evaluate<M: FineTune>(model: &M, data: &EncodedData, split: Split, info: &DatasetInfo, opts: &RunOptions) -> (f64, f64) {
-    let n = data.len(split);
+    evaluate_first(model, data, split, info, data.len(split), opts.eval_batch_size, &opts.device)
+}
+
+/// [`evaluate`] over the first `n` examples of `split` (in the split's order) in batches of
+/// `batch_size`: the loss landscapes' L on their fixed subset.
+pub fn evaluate_first<M: FineTune>(model: &M, data: &EncodedData, split: Split, info: &DatasetInfo, n: usize, batch_size: usize, device: &Device) -> (f64, f64) {
+    let n = n.min(data.len(split));
     let mut loss_sum = 0.0;
     let mut pred = Predictions::default();
-    for idx in batch_indices(n, opts.eval_batch_size, 0, 0, false, false) {
-        let (inputs, targets) = data.batch(split, &idx, &opts.device);
+    for idx in batch_indices(n, batch_size, 0, 0, false, false) {
+        let (inputs, targets) = data.batch(split, &idx, device);
         let logits = model.logits(&inputs);
         if let Targets::Tokens { next, gold, .. } = &targets {
             let nll = log_softmax(logits.clone(), 1).gather(1, next.clone()).neg();
@@ -388,6 +394,17 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
         state = p;
     }
     let total_steps = steps_per_epoch * h.epochs;
+    // The trajectory continues a resumed cell's; a fresh one starts with the model as adapted.
+    let fft = peft_core::method(&cell.method).map_err(|e| RunError::msg(e.to_string()))?.trains == peft_core::Trains::BaseWeight;
+    let mut trajectory = match &opts.weights_dir {
+        Some(dir) => Some(crate::trajectory::Recorder::open(dir, &hash, targets.clone(), fft, state.epochs.len() * steps_per_epoch)?),
+        None => None,
+    };
+    if state.epochs.is_empty()
+        && let Some(t) = trajectory.as_mut()
+    {
+        t.record(&model.valid(), 0, 0, true, false)?;
+    }
     let mut recorder = match &opts.crosscheck {
         Some(dir) if state.epochs.is_empty() => {
             let eval = batch_indices(data.len(Split::Test), opts.eval_batch_size, 0, 0, false, false);
@@ -454,6 +471,12 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
                 Err(StepError::Optimizer(e)) => return Err(e.into()),
             };
             sample_device_memory(&opts.device, &mut device_peak_bytes);
+            if let (Some(t), Some(every)) = (trajectory.as_mut(), h.trajectory_every)
+                && (step + 1) % every == 0
+                && (step + 1) % steps_per_epoch != 0
+            {
+                t.record(&model.valid(), step + 1, epoch - 1, false, false)?;
+            }
             if chains.is_some_and(|c| c.unit == ResetUnit::Steps && c.reset_after(step + 1, total_steps)) {
                 models::reset_chains(model.backbone_linears(), &mut opt);
                 chains_run += 1;
@@ -475,6 +498,9 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
         let (test_loss, test_metric) = evaluate(&valid, data, Split::Test, info, opts);
         sample_device_memory(&opts.device, &mut device_peak_bytes);
         state.epochs.push(EpochRecord { epoch, train_loss: loss_sum / n_train as f64, train_eval_loss: Some(train_eval_loss), val_loss, val_metric, test_loss, test_metric });
+        if let Some(t) = trajectory.as_mut() {
+            t.record(&valid, epoch * steps_per_epoch, epoch, true, epoch == h.epochs)?;
+        }
         // The selected epoch's model is kept: exported whenever this epoch is the best so far.
         if let Some(dir) = &opts.weights_dir
             && select_best(&state.epochs, h.best_epoch).is_some_and(|b| b.epoch == epoch)
@@ -604,11 +630,12 @@ fn keep_weights(dir: &Path, hash: &str, epoch: usize) -> Result<Option<ledger::K
         std::fs::rename(&kept, &aside).map_err(|e| RunError::msg(format!("{}: {e}", kept.display())))?;
     }
     std::fs::rename(&best, &kept).map_err(|e| RunError::msg(format!("{}: {e}", kept.display())))?;
+    let trajectory_points = crate::trajectory::keep(dir, hash, &kept)?;
     let format = match info.exported {
         models::peft::Exported::PeftLora { .. } => "peft-lora",
         models::peft::Exported::Transformers { .. } => "transformers",
     };
-    Ok(Some(ledger::KeptWeights { dir: format!("weights/{hash}"), epoch, format: format.into() }))
+    Ok(Some(ledger::KeptWeights { dir: format!("weights/{hash}"), epoch, format: format.into(), trajectory_points }))
 }
 
 /// A cell's step log (`<hash>.steps.jsonl`), appended to as it trains.

@@ -71,6 +71,7 @@ fn cell(method: &str, epochs: usize, lr: f64) -> Cell {
             adam_betas: None,
             adam_eps: None,
             image_size: None,
+            trajectory_every: None,
         },
         fingerprint: None,
     }

@@ -37,6 +37,7 @@ pub fn hyper(rank: usize, lr: f64) -> Hyper {
         adam_betas: None,
         adam_eps: None,
         image_size: None,
+        trajectory_every: None,
     }
 }
 

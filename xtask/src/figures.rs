@@ -1,0 +1,267 @@
+//! `cargo xtask landscape`, `cargo xtask intruders` and `cargo xtask reproduce figures`: the
+//! geometry diagnostics of finished cells (the `analysis` crate), written beside the ledger
+//! (`runs/<suite>/<experiment>/analysis/`), and their figure pages.
+
+use std::path::PathBuf;
+
+use analysis::landscape::{LandscapeOptions, PAPER_GRID};
+use analysis::source::CellSource;
+use anyhow::{Result, bail};
+use clap::{Args, ValueEnum};
+use datasets::Split;
+use indicatif::{ProgressBar, ProgressStyle};
+use ledger::analysis::{Directions, FIGURES_USED, FigureFile, IntruderRecord, PanelKind, analysis_dir, write_record};
+use ledger::{CellResult, Ledger};
+
+use crate::device::DeviceArg;
+use crate::reproduce::{GridArgs, Suite};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DirectionsArg {
+    /// The top two principal components of the trajectory's updates.
+    Pca,
+    /// Gaussian directions from `--direction-seed`.
+    Random,
+}
+
+/// Which trajectory point is the centre / the fine-tuned W.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum At {
+    /// The end of training (the trajectory's last point).
+    Last,
+    /// The end of the selected epoch (the kept model's).
+    Best,
+}
+
+/// Which finished cells a diagnostic reads.
+#[derive(Args, Clone, Debug)]
+pub struct CellsArgs {
+    #[arg(long, value_enum, default_value_t = Suite::Mini)]
+    pub suite: Suite,
+    /// The ledger experiment (`main`: Table 2's grid; `ablate-lr` …).
+    #[arg(long, default_value = "main")]
+    pub experiment: String,
+    /// Only these models / data sets / methods (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub models: Vec<String>,
+    #[arg(long, value_delimiter = ',')]
+    pub datasets: Vec<String>,
+    #[arg(long, value_delimiter = ',')]
+    pub methods: Vec<String>,
+    /// The seed of the cells.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value_t = At::Last)]
+    pub at: At,
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct LandscapeArgs {
+    #[command(flatten)]
+    pub cells: CellsArgs,
+    #[arg(long, value_enum, default_value_t = DirectionsArg::Pca)]
+    pub directions: DirectionsArg,
+    /// Grid points per axis (the paper's 51).
+    #[arg(long, default_value_t = PAPER_GRID)]
+    pub grid: usize,
+    /// α and β over [−range, range] (the paper's 3D surfaces: 2). Without it, the range is fitted
+    /// to the projected trajectory (the 2D contours).
+    #[arg(long)]
+    pub range: Option<f64>,
+    /// Skip Li et al.'s filter normalisation (unit directions instead).
+    #[arg(long)]
+    pub no_filter_normalization: bool,
+    /// The seed of random directions.
+    #[arg(long, default_value_t = 0)]
+    pub direction_seed: u64,
+    /// The split whose first `--examples` examples the loss is measured on.
+    #[arg(long, default_value = "train", value_parser = ["train", "validation", "test"])]
+    pub split: String,
+    #[arg(long, default_value_t = 96)]
+    pub examples: usize,
+    /// Mini-batch size of the loss (the paper's 12).
+    #[arg(long, default_value_t = 12)]
+    pub batch_size: usize,
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    pub device: DeviceArg,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct IntruderArgs {
+    #[command(flatten)]
+    pub cells: CellsArgs,
+    /// Fine-tuned singular vectors examined per matrix.
+    #[arg(long, default_value_t = analysis::intruders::DEFAULT_TOP_K)]
+    pub top_k: usize,
+}
+
+fn split_of(name: &str) -> Split {
+    match name {
+        "validation" => Split::Validation,
+        "test" => Split::Test,
+        _ => Split::Train,
+    }
+}
+
+/// The finished cells the filters select, each opened with its trajectory.
+fn select(a: &CellsArgs) -> Result<(Ledger, Vec<CellResult>)> {
+    let ledger = Ledger::of_experiment(&a.results, a.suite.name(), &a.experiment);
+    let keep = |list: &[String], v: &str| list.is_empty() || list.iter().any(|x| x == v);
+    let mut found = Vec::new();
+    for hash in ledger.finished() {
+        let r: CellResult = ledger.read(&hash)?;
+        let c = &r.cell;
+        if c.seed == a.seed && keep(&a.models, &c.model) && keep(&a.datasets, &c.dataset) && keep(&a.methods, &c.method) {
+            found.push(r);
+        }
+    }
+    if found.is_empty() {
+        bail!("no finished cell of {} matches (seed {}, models {:?}, data sets {:?}, methods {:?}): run them first (`cargo xtask reproduce table2 --suite {}`)", ledger.dir.display(), a.seed, a.models, a.datasets, a.methods, a.suite.name());
+    }
+    found.sort_by(|x, y| (&x.cell.model, &x.cell.dataset, &x.cell.method).cmp(&(&y.cell.model, &y.cell.dataset, &y.cell.method)));
+    Ok((ledger, found))
+}
+
+fn epoch_of(r: &CellResult, at: At) -> Option<usize> {
+    match at {
+        At::Last => None,
+        At::Best => r.best.as_ref().map(|b| b.epoch),
+    }
+}
+
+fn bar(total: u64) -> ProgressBar {
+    let b = ProgressBar::new(total);
+    b.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} points {elapsed_precise} (eta {eta}) {msg}").expect("a valid template"));
+    b
+}
+
+pub fn landscape(a: LandscapeArgs) -> Result<()> {
+    let (ledger, cells) = select(&a.cells)?;
+    let out = analysis_dir(&ledger.dir);
+    let device = a.device.device()?;
+    for r in cells {
+        let src = CellSource::open(&a.cells.results, &ledger, r)?;
+        let opts = LandscapeOptions {
+            directions: match a.directions {
+                DirectionsArg::Pca => Directions::Pca,
+                DirectionsArg::Random => Directions::Random,
+            },
+            filter_normalized: !a.no_filter_normalization,
+            seed: a.direction_seed,
+            grid: a.grid,
+            range: a.range,
+            split: split_of(&a.split),
+            examples: a.examples,
+            batch_size: a.batch_size,
+            epoch: epoch_of(&src.result, a.cells.at),
+        };
+        let b = bar((a.grid * a.grid) as u64);
+        b.set_message(src.label());
+        let (rec, file) = analysis::landscape::of_cell(&src, &opts, &out, device.clone(), |done, _| b.set_position(done as u64))?;
+        b.finish_and_clear();
+        let g = rec.axis.len();
+        let centre = rec.values[(g / 2) * g + g / 2].map(|l| l.0).unwrap_or(f64::NAN);
+        println!("{}: {} directions, {g}×{g} over ±{:.3}, L(W) = {centre:.4} → {}", src.label(), opts.directions.as_str(), rec.spec.range, file.display());
+    }
+    crate::reproduce::report_site(&a.cells.results)
+}
+
+pub fn intruders(a: IntruderArgs) -> Result<()> {
+    let (ledger, cells) = select(&a.cells)?;
+    let out = analysis_dir(&ledger.dir);
+    let eps = analysis::intruders::default_epsilons();
+    for r in cells {
+        let epoch = epoch_of(&r, a.cells.at);
+        let src = CellSource::open(&a.cells.results, &ledger, r)?;
+        let rec = analysis::intruders::of_cell(&src, a.top_k, &eps, epoch)?;
+        let file = out.join(IntruderRecord::file_name(&rec.cell, epoch));
+        write_record(&file, &rec).map_err(anyhow::Error::msg)?;
+        let at_half = eps.iter().position(|e| (e - 0.5).abs() < 1e-9).map(|i| rec.mean_counts[i]).unwrap_or(f64::NAN);
+        println!("{}: {} matrices, mean intruders among the top {} at ε = 0.5: {at_half:.2} → {}", src.label(), rec.matrices.len(), a.top_k, file.display());
+    }
+    crate::reproduce::report_site(&a.cells.results)
+}
+
+/// `reproduce figures`: runs the cells the suite's figure file needs (those not finished),
+/// computes every landscape and intruder count it lists that is not computed yet, and rebuilds
+/// the report.
+pub fn reproduce_figures(args: &GridArgs) -> Result<()> {
+    let path = PathBuf::from(format!("experiments/{}/figures.toml", args.suite.name()));
+    let figures = FigureFile::read(&path).map_err(anyhow::Error::msg)?;
+    let ledger = Ledger::of_experiment(&args.results, args.suite.name(), &figures.experiment);
+    crate::reproduce::run_cells_for_figures(&figures, args)?;
+    let started = std::time::Instant::now();
+    let out = analysis_dir(&ledger.dir);
+    std::fs::create_dir_all(&out)?;
+    write_record(&out.join(FIGURES_USED), &figures).map_err(anyhow::Error::msg)?;
+    let drawn = args.experiment()?.figure_cells(&figures)?;
+    let results: Vec<CellResult> = ledger.finished().iter().filter_map(|h| ledger.read::<CellResult>(h).ok()).collect();
+    let find = |model: &str, dataset: &str, method: &str| -> Result<&CellResult> {
+        let cell = drawn.iter().find(|c| c.model == model && c.dataset == dataset && c.method == method).expect("figure_cells has every drawn cell");
+        let newest = results.iter().filter(|r| r.cell.model == model && r.cell.dataset == dataset && r.cell.method == method && r.cell.seed == cell.seed).max_by_key(|r| r.finished_at);
+        newest.ok_or_else(|| anyhow::anyhow!("{}: not finished in {}", cell.label(), ledger.dir.display()))
+    };
+    // Every (cell, landscape options) the figures draw, once.
+    let mut jobs: Vec<(&CellResult, LandscapeOptions)> = Vec::new();
+    for fig in &figures.landscape {
+        for row in &fig.rows {
+            for m in &fig.methods {
+                let opts = LandscapeOptions {
+                    directions: row.directions,
+                    filter_normalized: true,
+                    seed: fig.direction_seed,
+                    grid: fig.grid,
+                    range: (fig.kind == PanelKind::Surface).then_some(fig.range),
+                    split: split_of(&figures.split),
+                    examples: figures.examples,
+                    batch_size: figures.batch_size,
+                    epoch: None,
+                };
+                let r = find(&row.model, &row.dataset, m)?;
+                let dup = jobs.iter().any(|(j, o)| j.hash == r.hash && o.directions == opts.directions && o.grid == opts.grid && o.range == opts.range && o.seed == opts.seed);
+                if !dup {
+                    jobs.push((r, opts));
+                }
+            }
+        }
+    }
+    let no_trajectory: Vec<String> = jobs.iter().filter(|(r, _)| r.weights.as_ref().is_none_or(|w| w.trajectory_points == 0)).map(|(r, _)| r.cell.label()).collect();
+    if !no_trajectory.is_empty() {
+        bail!(
+            "{} cells the figures need were finished before trajectories were kept (e.g. {}): re-run them with `cargo xtask reproduce figures --suite {} --force` (it redoes those {} cells only; their old results are kept as superseded files)",
+            no_trajectory.len(),
+            no_trajectory[0],
+            args.suite.name(),
+            drawn.len()
+        );
+    }
+    let device = args.device.device()?;
+    let points: usize = jobs.iter().map(|(_, o)| o.grid * o.grid).sum();
+    let b = bar(points as u64);
+    let mut offset = 0;
+    for (r, opts) in &jobs {
+        let src = CellSource::open(&args.results, &ledger, (*r).clone())?;
+        b.set_message(format!("{} ({})", src.label(), opts.directions.as_str()));
+        analysis::landscape::of_cell(&src, opts, &out, device.clone(), |done, _| b.set_position((offset + done) as u64))?;
+        offset += opts.grid * opts.grid;
+        b.set_position(offset as u64);
+    }
+    b.finish_and_clear();
+    let eps = analysis::intruders::default_epsilons();
+    let mut counted = 0;
+    for fig in &figures.intruders {
+        for (model, dataset) in &fig.rows {
+            for m in &fig.methods {
+                let r = find(model, dataset, m)?;
+                let src = CellSource::open(&args.results, &ledger, r.clone())?;
+                let rec = analysis::intruders::of_cell(&src, fig.top_k, &eps, None)?;
+                write_record(&out.join(IntruderRecord::file_name(&rec.cell, None)), &rec).map_err(anyhow::Error::msg)?;
+                counted += 1;
+            }
+        }
+    }
+    println!("figures: {} landscapes ({points} grid points) and {counted} intruder counts in {:.1} s → {}", jobs.len(), started.elapsed().as_secs_f64(), out.display());
+    crate::reproduce::report_site(&args.results)
+}
