@@ -96,8 +96,8 @@ pub fn pages(results_dir: &Path, loaded: &Loaded) -> Vec<FigurePage> {
                     let g = r.axis.len();
                     let centre = values.get((g / 2) * g + g / 2).copied().flatten();
                     let svg = match fig.kind {
-                        PanelKind::Surface => plot::surface(&name, &r.axis, &values, centre),
-                        PanelKind::Contour => plot::contour(&name, &r.axis, &values, centre, &r.trajectory),
+                        PanelKind::Surface => plot::surface(&name, &r.axis, &values),
+                        PanelKind::Contour => plot::contour(&name, &r.axis, &values, &r.trajectory),
                     };
                     let explained = r.explained.map(|e| format!(" · PCA explains {:.0} % + {:.0} %", 100.0 * e[0], 100.0 * e[1])).unwrap_or_default();
                     let centre_text = centre.map(|c| format!(" · L(W) {c:.3}")).unwrap_or_default();

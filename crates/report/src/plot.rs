@@ -285,26 +285,27 @@ fn ramp(t: f64) -> RGBColor {
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
 
-/// The loss grid's finite range, with values above `cap` × the centre's clipped (a far grid
-/// point can be orders of magnitude above the valley and would flatten the rest).
-fn loss_range(values: &[Option<f64>], centre: Option<f64>) -> (f64, f64) {
-    let finite: Vec<f64> = values.iter().flatten().copied().filter(|v| v.is_finite()).collect();
-    let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if !lo.is_finite() {
+/// The loss grid's finite range up to its 90th percentile (a far grid point can be orders of
+/// magnitude above the valley and would flatten the rest; the clipped tenth is drawn flat at
+/// the top).
+fn loss_range(values: &[Option<f64>]) -> (f64, f64) {
+    let mut finite: Vec<f64> = values.iter().flatten().copied().filter(|v| v.is_finite()).collect();
+    if finite.is_empty() {
         return (0.0, 1.0);
     }
-    let cap = centre.filter(|c| c.is_finite() && *c > 0.0).map(|c| (c * 10.0).max(lo + 1e-9)).unwrap_or(hi);
-    (lo, hi.min(cap).max(lo + 1e-9))
+    finite.sort_by(f64::total_cmp);
+    let lo = finite[0];
+    let hi = finite[(finite.len() - 1) * 9 / 10];
+    (lo, hi.max(lo + 1e-9))
 }
 
 /// A 3D loss surface f(α, β) over the square grid `axis` × `axis` (`values[i · n + j]` at
 /// (axis[i], axis[j]); `None` or non-finite points drawn at the top of the range), coloured by
-/// height. The centre's loss is `centre`.
-pub fn surface(title: &str, axis: &[f64], values: &[Option<f64>], centre: Option<f64>) -> String {
+/// height.
+pub fn surface(title: &str, axis: &[f64], values: &[Option<f64>]) -> String {
     let n = axis.len();
     render((340, 300), |root| {
-        let (lo, hi) = loss_range(values, centre);
+        let (lo, hi) = loss_range(values);
         let (a0, a1) = (axis[0], axis[n - 1]);
         let mut chart = ChartBuilder::on(root).caption(title, ("sans-serif", 15)).margin(4).build_cartesian_3d(a0..a1, lo..hi, a0..a1)?;
         chart.with_projection(|mut p| {
@@ -324,10 +325,10 @@ pub fn surface(title: &str, axis: &[f64], values: &[Option<f64>], centre: Option
 
 /// A 2D filled contour of f(α, β) (twelve colour levels of the loss) with the trajectory's
 /// projected points joined by arrows in step order and the centre marked with a cross.
-pub fn contour(title: &str, axis: &[f64], values: &[Option<f64>], centre: Option<f64>, trajectory: &[[f64; 2]]) -> String {
+pub fn contour(title: &str, axis: &[f64], values: &[Option<f64>], trajectory: &[[f64; 2]]) -> String {
     let n = axis.len();
     render((340, 320), |root| {
-        let (lo, hi) = loss_range(values, centre);
+        let (lo, hi) = loss_range(values);
         let (a0, a1) = (axis[0], axis[n - 1]);
         let half = (a1 - a0) / (n - 1).max(1) as f64 / 2.0;
         let mut chart = ChartBuilder::on(root)

@@ -397,8 +397,8 @@ fn bench_page(w: &mut Writer, results_dir: &Path, index: &mut Vec<IndexEntry>) -
 fn figure_pages(w: &mut Writer, results_dir: &Path, loaded: &Loaded, index: &mut Vec<IndexEntry>) -> Result<()> {
     const STYLE: &str = "<style>.panels{display:flex;flex-wrap:wrap;gap:10px}.panel{margin:0;border:1px solid #ddd;padding:4px}.panel figcaption{font-size:12px;max-width:340px}.panel.wide figcaption{max-width:560px}.panel.missing{width:200px;color:#888}</style>";
     for p in crate::figures::pages(results_dir, loaded) {
-        let body = format!("{STYLE}<h1>{}</h1><p>{}</p>{}", escape(&p.title), escape(&p.description), p.body);
-        w.write(&format!("{}.html", p.file), &page(&format!("{} — beyond-lora", p.title), &body))?;
+        let body = format!("{STYLE}{}", p.body);
+        w.write(&format!("{}.html", p.file), &page(&p.title, &body))?;
         let missing = if p.missing > 0 { format!(", {} not computed yet", p.missing) } else { String::new() };
         index.push(IndexEntry { group: "geometry figures".into(), href: format!("{}.html", p.file), title: p.title, description: p.description, cells: format!("{} panels{missing}", p.drawn) });
     }
