@@ -73,6 +73,7 @@ fn pages_render_in_headless_chromium_with_tables_and_plots() {
     let dir = tempfile::tempdir().unwrap();
     let site = dir.path().join("results");
     common::write_ledger(&site);
+    common::write_figures(&site);
     report::build_site(&site, &std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())).join("../../experiments/paper-tables")).unwrap();
     let profile = dir.path().join("chromium-profile");
     let shots = dir.path().join("screenshots");
@@ -81,12 +82,14 @@ fn pages_render_in_headless_chromium_with_tables_and_plots() {
     let scratch = dir.path().join("stdout.txt");
 
     // What each page's rendered DOM must hold.
-    let pages: [(&str, &[&str]); 5] = [
+    let pages: [(&str, &[&str]); 7] = [
         ("index.html", &["<a href=\"table2.html#mini\">Table 2 — mini suite</a>", "18 cells (1 diverged, 1 without a selected epoch)"]),
         ("table2.html", &["<table class=\"results\">", "<td class=\"best\" title=\"3 seed(s)\">81.00 ± 1.00</td>", "⚠ seed 2 diverged at epoch 1"]),
         ("table17.html", &["<table class=\"results\">", "<svg", "G(W) / G(LoRA)"]),
         ("table15.html", &["<table class=\"results\">", "<svg", "<span class=\"ratio\">(1.100)</span>"]),
         ("ablations.html", &["<table class=\"results\">", "<svg", "learning rate"]),
+        ("fig3.html", &["<figure class=\"panel\" data-method=\"lora\"><svg", "G(W) 0.100 · matthews_correlation 0.600 · L(W) 0.500", "not computed yet"]),
+        ("fig4.html", &["<svg", "Intruders at ε = 0.5", "<td>5.00</td>"]),
     ];
     for (page, must) in pages {
         let dom = run_chromium(&bin, &profile, "--dump-dom", &url(page), &scratch);
@@ -104,6 +107,9 @@ fn pages_render_in_headless_chromium_with_tables_and_plots() {
     // The colours came out: the best cells' green on Table 2, the bars' blue on Table 17.
     assert!(pixels_like(&shots.join("table2.png"), [10, 122, 10]) > 50, "no green best cells in the Table 2 screenshot");
     assert!(pixels_like(&shots.join("table17.png"), [31, 119, 180]) > 500, "no bars in the Table 17 screenshot");
+    // The surfaces are drawn: the ramp's low end (the bowl's floor) and high end (its rim).
+    assert!(pixels_like(&shots.join("fig3.png"), [68, 1, 84]) > 20, "no valley colour in the Fig 3 screenshot");
+    assert!(pixels_like(&shots.join("fig3.png"), [253, 231, 37]) > 20, "no rim colour in the Fig 3 screenshot");
     // The Pareto page draws its charts in the browser: one per (model, data set), the frontier
     // the same as report::pareto's (pareto.json), dominated methods grey; the filters in the
     // address recompute it (without LoRA, cLA alone beats FFT on mini-acceptability).
@@ -160,5 +166,5 @@ fn pages_render_in_headless_chromium_with_tables_and_plots() {
             std::fs::copy(e.path(), keep.join(e.file_name())).ok();
         }
     }
-    eprintln!("rendered 6 pages in {:.1} s; screenshots in {}", start.elapsed().as_secs_f64(), keep.display());
+    eprintln!("rendered 8 pages in {:.1} s; screenshots in {}", start.elapsed().as_secs_f64(), keep.display());
 }

@@ -364,45 +364,9 @@ fn crosscheck_page_shows_each_methods_worst_step_and_the_methods_without_peft() 
 /// and Fig 4's lines (a chain method dashed in its counterpart's colour).
 #[test]
 fn figure_pages_draw_each_panel_beside_its_cells_g_w() {
-    use ledger::analysis::*;
     let dir = tempfile::tempdir().unwrap();
     common::write_ledger(dir.path());
-    let ledger = ledger::Ledger::of_experiment(dir.path(), "mini", "main");
-    let results: Vec<ledger::CellResult> = ledger.finished().iter().filter_map(|h| ledger.read(h).ok()).collect();
-    let hash_of = |method: &str| results.iter().find(|r| r.cell.dataset == "mini-acceptability" && r.cell.method == method && r.cell.seed == 0).unwrap().hash.clone();
-    let row = |directions| FigureRow { model: "mini-encoder".into(), dataset: "mini-acceptability".into(), directions };
-    let figures = FigureFile {
-        experiment: "main".into(),
-        seed: None,
-        split: "train".into(),
-        examples: 24,
-        batch_size: 12,
-        landscape: vec![
-            LandscapeFigure { name: "fig3".into(), paper: "Figure 3".into(), caption: "surfaces".into(), rows: vec![row(Directions::Random)], methods: vec!["fft".into(), "lora".into(), "cla".into()], kind: PanelKind::Surface, grid: 5, range: 2.0, direction_seed: 0 },
-            LandscapeFigure { name: "fig10".into(), paper: "Figure 10".into(), caption: "contours".into(), rows: vec![row(Directions::Pca)], methods: vec!["lora".into()], kind: PanelKind::Contour, grid: 5, range: 2.0, direction_seed: 0 },
-        ],
-        intruders: vec![IntruderFigure { name: "fig4".into(), paper: "Figure 4".into(), caption: "intruders".into(), rows: vec![("mini-encoder".into(), "mini-acceptability".into())], methods: vec!["lora".into(), "cola".into(), "fft".into()], top_k: 10 }],
-    };
-    let out = analysis_dir(&ledger.dir);
-    write_record(&out.join(FIGURES_USED), &figures).unwrap();
-    let landscape = |method: &str, directions, range: f64| {
-        let spec = LandscapeSpec { cell: hash_of(method), directions, filter_normalized: true, seed: 0, grid: 5, range, split: "train".into(), examples: 24, batch_size: 12, epoch: None };
-        // A bowl: f = 0.5 + α² + β².
-        let axis: Vec<f64> = (0..5).map(|i| -range + range * i as f64 / 2.0).collect();
-        let values = (0..25).map(|k| Some(Loss(0.5 + axis[k / 5].powi(2) + axis[k % 5].powi(2)))).collect();
-        let r = LandscapeRecord { spec: spec.clone(), label: method.into(), model: "mini-encoder".into(), dataset: "mini-acceptability".into(), method: method.into(), axis, values, trajectory: vec![[1.0, 0.5], [0.4, 0.1], [0.0, 0.0]], explained: Some([0.8, 0.15]), parameters: 1234 };
-        write_record(&out.join(LandscapeRecord::file_name(&spec)), &r).unwrap();
-    };
-    landscape("fft", Directions::Random, 2.0);
-    landscape("lora", Directions::Random, 2.0);
-    landscape("lora", Directions::Pca, 1.15);
-    // cla has no record; cola's cell does not exist on this data set.
-    let eps: Vec<f64> = (1..=20).map(|i| i as f64 * 0.05).collect();
-    let counts: Vec<f64> = eps.iter().map(|e| (10.0 * e).floor()).collect();
-    for method in ["lora", "fft"] {
-        let r = IntruderRecord { cell: hash_of(method), label: method.into(), model: "mini-encoder".into(), dataset: "mini-acceptability".into(), method: method.into(), top_k: 10, epsilons: eps.clone(), mean_counts: counts.clone(), matrices: vec![], epoch: 3, last_point: true };
-        write_record(&out.join(IntruderRecord::file_name(&r.cell, None)), &r).unwrap();
-    }
+    common::write_figures(dir.path());
     let paper = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../experiments/paper-tables");
     report::build_site(dir.path(), &paper).unwrap();
 
