@@ -184,27 +184,44 @@ pub fn intruders(a: IntruderArgs) -> Result<()> {
     crate::reproduce::report_site(&a.cells.results)
 }
 
-/// `reproduce figures`: runs the cells the suite's figure file needs (those not finished),
-/// computes every landscape and intruder count it lists that is not computed yet, and rebuilds
-/// the report.
-pub fn reproduce_figures(args: &GridArgs) -> Result<()> {
+/// `reproduce figures` (`only`: one figure of the file, e.g. `fig8`): runs the cells the
+/// suite's figure file needs (those not finished), computes every landscape and intruder count
+/// it lists that is not computed yet, and rebuilds the report. `--dry-run` lists the cells and
+/// the grids with their cost, estimated from the seconds per grid point measured on the same
+/// model.
+pub fn reproduce_figures(args: &GridArgs, only: Option<&str>) -> Result<()> {
     let path = PathBuf::from(format!("experiments/{}/figures.toml", args.suite.name()));
-    let figures = FigureFile::read(&path).map_err(anyhow::Error::msg)?;
+    let all = FigureFile::read(&path).map_err(anyhow::Error::msg)?;
+    let mut figures = all.clone();
+    if let Some(name) = only {
+        figures.landscape.retain(|f| f.name == name);
+        figures.intruders.retain(|f| f.name == name);
+        if figures.landscape.is_empty() && figures.intruders.is_empty() {
+            bail!("{} has no figure `{name}`", path.display());
+        }
+    }
     let ledger = Ledger::of_experiment(&args.results, args.suite.name(), &figures.experiment);
     crate::reproduce::run_cells_for_figures(&figures, args)?;
     let started = std::time::Instant::now();
     let out = analysis_dir(&ledger.dir);
-    std::fs::create_dir_all(&out)?;
-    write_record(&out.join(FIGURES_USED), &figures).map_err(anyhow::Error::msg)?;
+    if !args.dry_run {
+        std::fs::create_dir_all(&out)?;
+        write_record(&out.join(FIGURES_USED), &all).map_err(anyhow::Error::msg)?;
+    }
     let drawn = args.experiment()?.figure_cells(&figures)?;
     let results: Vec<CellResult> = ledger.finished().iter().filter_map(|h| ledger.read::<CellResult>(h).ok()).collect();
-    let find = |model: &str, dataset: &str, method: &str| -> Result<&CellResult> {
+    let find = |model: &str, dataset: &str, method: &str| -> Result<Option<&CellResult>> {
         let cell = drawn.iter().find(|c| c.model == model && c.dataset == dataset && c.method == method).expect("figure_cells has every drawn cell");
         let newest = results.iter().filter(|r| r.cell.model == model && r.cell.dataset == dataset && r.cell.method == method && r.cell.seed == cell.seed).max_by_key(|r| r.finished_at);
-        newest.ok_or_else(|| anyhow::anyhow!("{}: not finished in {}", cell.label(), ledger.dir.display()))
+        match newest {
+            Some(r) => Ok(Some(r)),
+            None if args.dry_run => Ok(None),
+            None => bail!("{}: not finished in {}", cell.label(), ledger.dir.display()),
+        }
     };
     // Every (cell, landscape options) the figures draw, once.
     let mut jobs: Vec<(&CellResult, LandscapeOptions)> = Vec::new();
+    let mut planned_without_cell: Vec<(String, usize)> = Vec::new();
     for fig in &figures.landscape {
         for row in &fig.rows {
             for m in &fig.methods {
@@ -219,13 +236,19 @@ pub fn reproduce_figures(args: &GridArgs) -> Result<()> {
                     batch_size: figures.batch_size,
                     epoch: None,
                 };
-                let r = find(&row.model, &row.dataset, m)?;
+                let Some(r) = find(&row.model, &row.dataset, m)? else {
+                    planned_without_cell.push((format!("{}/{}/{m}", row.model, row.dataset), opts.grid * opts.grid));
+                    continue;
+                };
                 let dup = jobs.iter().any(|(j, o)| j.hash == r.hash && o.directions == opts.directions && o.grid == opts.grid && o.range == opts.range && o.seed == opts.seed);
                 if !dup {
                     jobs.push((r, opts));
                 }
             }
         }
+    }
+    if args.dry_run {
+        return dry_run(&jobs, &planned_without_cell, &out);
     }
     let no_trajectory: Vec<String> = jobs.iter().filter(|(r, _)| r.weights.as_ref().is_none_or(|w| w.trajectory_points == 0)).map(|(r, _)| r.cell.label()).collect();
     if !no_trajectory.is_empty() {
@@ -254,7 +277,7 @@ pub fn reproduce_figures(args: &GridArgs) -> Result<()> {
     for fig in &figures.intruders {
         for (model, dataset) in &fig.rows {
             for m in &fig.methods {
-                let r = find(model, dataset, m)?;
+                let r = find(model, dataset, m)?.expect("finished: checked above");
                 let src = CellSource::open(&args.results, &ledger, r.clone())?;
                 let rec = analysis::intruders::of_cell(&src, fig.top_k, &eps, None)?;
                 write_record(&out.join(IntruderRecord::file_name(&rec.cell, None)), &rec).map_err(anyhow::Error::msg)?;
@@ -262,6 +285,43 @@ pub fn reproduce_figures(args: &GridArgs) -> Result<()> {
             }
         }
     }
-    println!("figures: {} landscapes ({points} grid points) and {counted} intruder counts in {:.1} s → {}", jobs.len(), started.elapsed().as_secs_f64(), out.display());
+    println!("figures{}: {} landscapes ({points} grid points) and {counted} intruder counts in {:.1} s → {}", only.map(|o| format!(" ({o})")).unwrap_or_default(), jobs.len(), started.elapsed().as_secs_f64(), out.display());
     crate::reproduce::report_site(&args.results)
+}
+
+/// The landscapes a figure run would compute, with their cost: the seconds per grid point
+/// measured on the same model and device (any landscape record of it), else unknown.
+fn dry_run(jobs: &[(&CellResult, LandscapeOptions)], without_cell: &[(String, usize)], out: &std::path::Path) -> Result<()> {
+    let records: Vec<ledger::analysis::LandscapeRecord> = ledger::analysis::read_records(out, "landscape-").map_err(anyhow::Error::msg)?;
+    let rate = |model: &str| -> Option<f64> {
+        let measured: Vec<f64> = records.iter().filter(|r| r.model == model).filter_map(|r| r.seconds_per_point).collect();
+        (!measured.is_empty()).then(|| measured.iter().sum::<f64>() / measured.len() as f64)
+    };
+    println!("{:<52} {:<7} {:>6} {:>9} {:>10}", "landscape", "dirs", "grid", "to do", "estimate");
+    let (mut known, mut unknown) = (0.0, 0);
+    for (r, o) in jobs {
+        let done = records
+            .iter()
+            .find(|x| x.spec.cell == r.hash && x.spec.directions == o.directions && x.spec.grid == o.grid && x.spec.seed == o.seed && (o.range.is_none() || Some(x.spec.range) == o.range))
+            .map(|x| x.values.iter().filter(|v| v.is_some()).count())
+            .unwrap_or(0);
+        let left = o.grid * o.grid - done;
+        let estimate = rate(&r.cell.model).map(|s| s * left as f64);
+        match estimate {
+            Some(s) => known += s,
+            None if left > 0 => unknown += 1,
+            None => {}
+        }
+        println!("{:<52} {:<7} {:>6} {:>9} {:>10}", r.cell.label(), o.directions.as_str(), format!("{}²", o.grid), left, estimate.map(|s| format!("{:.0} s", s)).unwrap_or_else(|| "?".into()));
+    }
+    for (label, points) in without_cell {
+        unknown += 1;
+        println!("{label:<52} {:<7} {:>6} {points:>9} {:>10}", "", "", "? (cell not run)");
+    }
+    println!(
+        "landscapes: ≈ {:.1} min measured{}",
+        known / 60.0,
+        if unknown > 0 { format!(", {unknown} without a measured rate for their model (compute one panel first, e.g. `cargo xtask landscape --grid 3 …`, or let the run measure it)") } else { String::new() }
+    );
+    Ok(())
 }

@@ -53,6 +53,13 @@ pub enum Table {
     /// The geometry figures (Figs 1/8, 3, 4, 9, 10) of `experiments/<suite>/figures.toml`:
     /// loss landscapes and intruder dimensions of the main grid's cells.
     Figures,
+    /// One figure of the figure file: Fig 1 is Fig 8's top row (the page `fig8.html`).
+    Fig1,
+    Fig3,
+    Fig4,
+    Fig8,
+    Fig9,
+    Fig10,
     /// Every table, then the figures.
     All,
 }
@@ -162,8 +169,17 @@ fn extra_methods(table: Table) -> &'static [&'static str] {
 }
 
 pub fn reproduce(table: Table, args: GridArgs) -> Result<()> {
-    if table == Table::Figures {
-        return crate::figures::reproduce_figures(&args);
+    let figure = match table {
+        Table::Figures => Some(None),
+        Table::Fig1 | Table::Fig8 => Some(Some("fig8")),
+        Table::Fig3 => Some(Some("fig3")),
+        Table::Fig4 => Some(Some("fig4")),
+        Table::Fig9 => Some(Some("fig9")),
+        Table::Fig10 => Some(Some("fig10")),
+        _ => None,
+    };
+    if let Some(only) = figure {
+        return crate::figures::reproduce_figures(&args, only);
     }
     let exp = args.experiment()?;
     // Table 15 has its own grid in the paper's experiment file (E.3.2's settings, ledger
@@ -190,8 +206,8 @@ pub fn reproduce(table: Table, args: GridArgs) -> Result<()> {
     {
         run_grid("table15", ledger::TABLE15_EXPERIMENT, cells, &args)?;
     }
-    if table == Table::All && !args.dry_run {
-        crate::figures::reproduce_figures(&args)?;
+    if table == Table::All {
+        crate::figures::reproduce_figures(&args, None)?;
     }
     Ok(())
 }

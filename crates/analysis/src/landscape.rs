@@ -51,6 +51,7 @@ pub fn fill(
 ) -> Result<bool, AnalysisError> {
     let g = record.spec.grid;
     let mut saved = Instant::now();
+    let started = Instant::now();
     let mut new = 0;
     for k in 0..g * g {
         if record.values[k].is_some() {
@@ -63,6 +64,7 @@ pub fn fill(
         let (a, b) = (record.axis[k / g], record.axis[k % g]);
         record.values[k] = Some(Loss(eval(&Params::at(centre, a, delta, b, eta))?));
         new += 1;
+        record.seconds_per_point = Some(started.elapsed().as_secs_f64() / new as f64);
         progress(k);
         if saved.elapsed() >= SAVE_EVERY {
             write_record(path, record).map_err(AnalysisError::msg)?;
@@ -71,6 +73,17 @@ pub fn fill(
     }
     write_record(path, record).map_err(AnalysisError::msg)?;
     Ok(true)
+}
+
+/// Bytes a landscape of `src` over `path` holds: every point of the path, the two directions,
+/// the centre and a perturbed copy (f32), the tensors every point shares (FFT's whole last
+/// point) twice, and the model loaded per point.
+pub fn memory_needed(src: &CellSource, keys: &[String], path: &[ledger::trajectory::TrajectoryPoint]) -> Result<u64, AnalysisError> {
+    let params = src.parameters(keys) as u64;
+    let last = path.last().expect("a path has points");
+    let fixed = if last.full { std::fs::metadata(src.dir.join(&last.file)).map(|m| m.len()).unwrap_or(0) } else { 0 };
+    let model = src.ckpt.file("model.safetensors").ok().and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len()).unwrap_or(0);
+    Ok((path.len() as u64 + 4) * params * 4 + 2 * fixed + model)
 }
 
 /// What to draw a cell's landscape with.
@@ -94,6 +107,18 @@ pub struct LandscapeOptions {
 pub fn of_cell(src: &CellSource, opts: &LandscapeOptions, out_dir: &Path, device: Device, mut progress: impl FnMut(usize, usize)) -> Result<(LandscapeRecord, std::path::PathBuf), AnalysisError> {
     let keys = src.keys();
     let path = src.path(opts.epoch)?;
+    let need = memory_needed(src, &keys, path)?;
+    let available = runner::grid::mem_available_bytes();
+    if need > available {
+        return Err(AnalysisError::msg(format!(
+            "{}: its landscape needs about {:.1} GiB ({} trajectory points of {} parameters in f32, the directions, the model), and {:.1} GiB are available: use a machine with more memory, or a trajectory with fewer points (without `trajectory_every`)",
+            src.label(),
+            need as f64 / (1u64 << 30) as f64,
+            path.len(),
+            src.parameters(&keys),
+            available as f64 / (1u64 << 30) as f64
+        )));
+    }
     let points: Vec<Params> = path.iter().map(|p| src.point(p, &keys)).collect::<Result<_, _>>()?;
     let centre = points.last().expect("a path has points").clone();
     let (mut delta, mut eta, explained) = match opts.directions {
@@ -135,6 +160,8 @@ pub fn of_cell(src: &CellSource, opts: &LandscapeOptions, out_dir: &Path, device
         trajectory: trajectory.clone(),
         explained,
         parameters: centre.len(),
+        seconds_per_point: None,
+        device: format!("{device:?}"),
     });
     if record.is_complete() {
         return Ok((record, file));
@@ -179,6 +206,8 @@ mod tests {
             trajectory: vec![],
             explained: None,
             parameters: 2,
+            seconds_per_point: None,
+            device: String::new(),
         }
     }
 

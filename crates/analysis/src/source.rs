@@ -55,6 +55,11 @@ impl CellSource {
         k
     }
 
+    /// How many numbers the tensors `keys` hold (their checkpoint shapes).
+    pub fn parameters(&self, keys: &[String]) -> usize {
+        keys.iter().filter_map(|k| self.base.shape(k)).map(|s| s.iter().product::<usize>()).sum()
+    }
+
     /// The point `p` of the trajectory, restricted to `keys`, densely (W₀ + ΔW).
     pub fn point(&self, p: &TrajectoryPoint, keys: &[String]) -> Result<Params, AnalysisError> {
         let t = models::trajectory::read_dense(&self.dir.join(&p.file), keys, &self.base, self.index.fan_in_fan_out)?;

@@ -43,16 +43,26 @@ fn trajectories_start_at_w0_and_end_at_the_trained_model() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = Ledger::new(dir.path().join("runs/mini/main"));
     for method in ["lora", "cola", "fft"] {
-        let result = train(&ledger, &cell(method));
+        // CoLA records every 5 steps as well (its chain resets between the points).
+        let every = (method == "cola").then_some(5);
+        let mut c = cell(method);
+        c.hyper.trajectory_every = every;
+        let result = train(&ledger, &c);
         let kept = result.weights.as_ref().expect("weights kept");
-        assert_eq!(kept.trajectory_points, 4, "{method}: step 0 and three epoch ends");
         let src = CellSource::open(&committed_root(), &ledger, result.clone()).unwrap();
+        let ends: Vec<usize> = src.index.points.iter().filter(|p| p.epoch_end).map(|p| p.step).collect();
+        let s = ends[1];
+        assert_eq!(ends, vec![0, s, 2 * s, 3 * s], "{method}: step 0 and three epoch ends");
+        let extra = every.map(|n| (1..=3 * s).filter(|k| k % n == 0 && k % s != 0).count()).unwrap_or(0);
+        assert_eq!(kept.trajectory_points, 4 + extra, "{method}: every {every:?} steps besides");
+        for p in src.index.points.iter().filter(|p| !p.epoch_end) {
+            assert!(p.step % 5 == 0 && p.epoch == p.step / s, "{method}: {p:?}");
+        }
+        assert!(src.index.points.windows(2).all(|w| w[0].step < w[1].step));
         assert_eq!(src.index.matrices.len(), 4, "{method}: query and value of 2 layers: {:?}", src.index.matrices);
         assert!(!src.index.head.is_empty());
         let keys = src.keys();
         let path = src.path(None).unwrap();
-        let per_epoch = path[1].step;
-        assert_eq!(path.iter().map(|p| p.step).collect::<Vec<_>>(), vec![0, per_epoch, 2 * per_epoch, 3 * per_epoch]);
         assert_eq!(path.last().unwrap().full, method == "fft", "FFT's last point holds the whole model");
 
         // Step 0 is W₀ for every adapted matrix (B = 0; FFT untrained).
@@ -83,6 +93,10 @@ fn trajectories_start_at_w0_and_end_at_the_trained_model() {
     // A small PCA landscape of the LoRA cell: its centre is L(W_T) on the subset, its record
     // resumable (a second call finds it complete and evaluates nothing).
     let lora = ledger.finished().into_iter().map(|h| ledger.read::<CellResult>(&h).unwrap()).find(|r| r.cell.method == "lora").unwrap();
+    let mut without = lora.clone();
+    without.weights = None;
+    let err = CellSource::open(&committed_root(), &ledger, without).err().expect("no trajectory, no source").to_string();
+    assert!(err.contains("mini-encoder/mini-acceptability/lora/seed 0") && err.contains("`--force`"), "{err}");
     let src = CellSource::open(&committed_root(), &ledger, lora).unwrap();
     let opts = LandscapeOptions {
         directions: Directions::Pca,

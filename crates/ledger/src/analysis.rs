@@ -110,6 +110,12 @@ pub struct LandscapeRecord {
     pub explained: Option<[f64; 2]>,
     /// Parameters the directions span (the trajectory's tensors).
     pub parameters: usize,
+    /// Measured: seconds per grid point (a model load and the loss), on `device` — what a
+    /// `--dry-run` estimates other grids of the model from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds_per_point: Option<f64>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub device: String,
 }
 
 impl LandscapeRecord {

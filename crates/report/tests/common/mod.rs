@@ -262,7 +262,7 @@ pub fn write_figures(results: &Path) {
         // A bowl: f = 0.5 + α² + β².
         let axis: Vec<f64> = (0..5).map(|i| -range + range * i as f64 / 2.0).collect();
         let values = (0..25).map(|k| Some(Loss(0.5 + axis[k / 5].powi(2) + axis[k % 5].powi(2)))).collect();
-        let r = LandscapeRecord { spec: spec.clone(), label: method.into(), model: "mini-encoder".into(), dataset: "mini-acceptability".into(), method: method.into(), axis, values, trajectory: vec![[1.0, 0.5], [0.4, 0.1], [0.0, 0.0]], explained: Some([0.8, 0.15]), parameters: 1234 };
+        let r = LandscapeRecord { spec: spec.clone(), label: method.into(), model: "mini-encoder".into(), dataset: "mini-acceptability".into(), method: method.into(), axis, values, trajectory: vec![[1.0, 0.5], [0.4, 0.1], [0.0, 0.0]], explained: Some([0.8, 0.15]), parameters: 1234, seconds_per_point: Some(0.01), device: "Flex".into() };
         write_record(&out.join(LandscapeRecord::file_name(&spec)), &r).unwrap();
     };
     landscape("fft", Directions::Random, 2.0);
