@@ -41,6 +41,11 @@ fn scores(c: Option<&CellResult>) -> String {
     format!("{gap}{metric}")
 }
 
+/// The page of figure `name`, started the first time a suite has it.
+fn page_of<'a>(pages: &'a mut BTreeMap<String, FigurePage>, name: &str, paper: &str, caption: &str) -> &'a mut FigurePage {
+    pages.entry(name.to_string()).or_insert_with(|| FigurePage { file: name.to_string(), title: paper.to_string(), description: caption.to_string(), body: String::new(), drawn: 0, missing: 0 })
+}
+
 /// Every figure page of every suite with a figure file in its analysis directory.
 pub fn pages(results_dir: &Path, loaded: &Loaded) -> Vec<FigurePage> {
     let mut by_name: BTreeMap<String, FigurePage> = BTreeMap::new();
@@ -50,14 +55,7 @@ pub fn pages(results_dir: &Path, loaded: &Loaded) -> Vec<FigurePage> {
         let landscapes: Vec<LandscapeRecord> = read_records(&dir, "landscape-").unwrap_or_default();
         let intruders: Vec<IntruderRecord> = read_records(&dir, "intruders-").unwrap_or_default();
         for fig in &file.landscape {
-            let page = by_name.entry(fig.name.clone()).or_insert_with(|| FigurePage {
-                file: fig.name.clone(),
-                title: fig.paper.clone(),
-                description: fig.caption.clone(),
-                body: String::new(),
-                drawn: 0,
-                missing: 0,
-            });
+            let page = page_of(&mut by_name, &fig.name, &fig.paper, &fig.caption);
             page.body.push_str(&format!("<h2>{} suite</h2><p>{}</p>", escape(&exp.suite), escape(&fig.caption)));
             for row in &fig.rows {
                 let kind = match fig.kind {
@@ -113,14 +111,7 @@ pub fn pages(results_dir: &Path, loaded: &Loaded) -> Vec<FigurePage> {
             }
         }
         for fig in &file.intruders {
-            let page = by_name.entry(fig.name.clone()).or_insert_with(|| FigurePage {
-                file: fig.name.clone(),
-                title: fig.paper.clone(),
-                description: fig.caption.clone(),
-                body: String::new(),
-                drawn: 0,
-                missing: 0,
-            });
+            let page = page_of(&mut by_name, &fig.name, &fig.paper, &fig.caption);
             page.body.push_str(&format!("<h2>{} suite</h2><p>{}</p><div class=\"panels\">", escape(&exp.suite), escape(&fig.caption)));
             for (model, dataset) in &fig.rows {
                 let mut series = Vec::new();
