@@ -44,6 +44,13 @@ impl Suite {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Table {
     Table2,
+    /// B.1: the LoRA and PaCA families with every attention and MLP linear adapted
+    /// (`[grid.table4]` of the experiment file; the paper suite has it).
+    Table4,
+    /// B.1: the same with query and value adapted (`[grid.table5]`).
+    Table5,
+    /// E.3.2: cost with Table 4's targets (`[grid.table14]`).
+    Table14,
     Table3,
     Table6,
     Table15,
@@ -181,6 +188,9 @@ pub fn reproduce(table: Table, args: GridArgs) -> Result<()> {
     if let Some(only) = figure {
         return crate::figures::reproduce_figures(&args, only);
     }
+    if let Some(own) = own_grid(table) {
+        return reproduce_own_grid(own, &args);
+    }
     let exp = args.experiment()?;
     // Table 15 has its own grid in the paper's experiment file (E.3.2's settings, ledger
     // experiment `table15`); without one (the mini suite) it times the main grid's cells with
@@ -207,9 +217,35 @@ pub fn reproduce(table: Table, args: GridArgs) -> Result<()> {
         run_grid("table15", ledger::TABLE15_EXPERIMENT, cells, &args)?;
     }
     if table == Table::All {
+        for name in ["table4", "table5", "table14"] {
+            if let Some(cells) = exp.grid_cells(name, &args.filter())? {
+                run_grid(name, name, cells, &args)?;
+            }
+        }
+    }
+    if table == Table::All {
         crate::figures::reproduce_figures(&args, None)?;
     }
     Ok(())
+}
+
+/// The tables that are a grid of their own (`[grid.<name>]`, ledger experiment `<name>`) and
+/// nothing else.
+fn own_grid(table: Table) -> Option<&'static str> {
+    match table {
+        Table::Table4 => Some("table4"),
+        Table::Table5 => Some("table5"),
+        Table::Table14 => Some("table14"),
+        _ => None,
+    }
+}
+
+fn reproduce_own_grid(name: &str, args: &GridArgs) -> Result<()> {
+    let exp = args.experiment()?;
+    let Some(cells) = exp.grid_cells(name, &args.filter())? else {
+        bail!("{} has no [grid.{name}]: {name} is a grid of its own (the paper suite's experiment file has it)", exp.path.display());
+    };
+    run_grid(name, name, cells, args)
 }
 
 /// Runs the main-grid cells a figure file draws that are not finished yet.

@@ -354,6 +354,10 @@ pub const REGISTRY: &[MethodSpec] = &[
     },
 ];
 
+/// A cell's `target_modules` for every linear layer of the backbone (HF PEFT's spelling; the
+/// task head is trained apart): Tables 4 and 14 adapt these.
+pub const ALL_LINEAR: &str = "all-linear";
+
 /// The methods of the paper's Table 2, in its column order, with PaCA after them: the methods
 /// the main grid of every experiment file runs unless it names its own.
 pub const TABLE2_METHODS: &[&str] =

@@ -20,7 +20,7 @@ mod optim;
 pub mod safetensors_io;
 mod selector;
 mod state_file;
-mod targets;
+pub mod targets;
 mod trainable_io;
 
 pub use chain::{ChainSchedule, ResetUnit};

@@ -18,7 +18,27 @@ pub enum AllLinear {
     AllLinear,
 }
 
+pub use methods::ALL_LINEAR;
+
 impl TargetModules {
+    /// A cell's `target_modules` list: module names, or `["all-linear"]`.
+    pub fn from_list(list: &[String]) -> Self {
+        if list.len() == 1 && list[0] == ALL_LINEAR {
+            return Self::all_linear();
+        }
+        Self::Names(list.to_vec())
+    }
+
+    /// The names that match none of `paths` (a model's linear layers); empty for `all-linear`.
+    pub fn unmatched<'a>(&self, paths: impl IntoIterator<Item = &'a str> + Clone) -> Vec<String> {
+        match self {
+            TargetModules::AllLinear(_) => Vec::new(),
+            TargetModules::Names(names) => {
+                names.iter().filter(|n| !paths.clone().into_iter().any(|p| TargetModules::Names(vec![n.to_string()]).matches(p))).cloned().collect()
+            }
+        }
+    }
+
     pub fn names(names: &[&str]) -> Self {
         Self::Names(names.iter().map(|s| s.to_string()).collect())
     }
@@ -51,6 +71,10 @@ mod tests {
         assert!(!t.matches("encoder.layer.0.attention.self.key"));
         assert!(!t.matches("encoder.layer.0.attention.self.query_proj"));
         assert!(TargetModules::all_linear().matches("anything"));
+        assert_eq!(TargetModules::from_list(&["all-linear".to_string()]), TargetModules::all_linear());
+        let qv = TargetModules::from_list(&["query".to_string(), "valeu".to_string()]);
+        assert_eq!(qv.unmatched(["layer.0.attention.self.query", "layer.0.attention.self.value"]), vec!["valeu".to_string()]);
+        assert!(TargetModules::all_linear().unmatched(["x"]).is_empty());
         let parsed: TargetModules = serde_json::from_str("\"all-linear\"").unwrap();
         assert_eq!(parsed, TargetModules::all_linear());
         let parsed: TargetModules = serde_json::from_str("[\"q_proj\",\"v_proj\"]").unwrap();

@@ -108,6 +108,19 @@ pub fn table2(cells: &[CellResult], paper: Option<&PaperTables>) -> Table {
     .with_row_link("curves.html")
 }
 
+/// Tables 4 and 5 (B.1, `table` "4" or "5"): the test metric at the selected epoch with its
+/// ratio to LoRA, the sparse variants' drop from the best.
+pub fn quality_vs_lora(cells: &[CellResult], paper: Option<&PaperTables>, table: &'static str, targets: &str) -> Table {
+    table_of(
+        &format!("Table {table} — test metric at the selected epoch, {targets}; ratio to LoRA"),
+        cells,
+        &|c| (c.reported_value(), c.metric.clone(), c.higher_is_better),
+        &drop_methods(),
+        &lookup(paper, &[table]),
+    )
+    .with_ratios_to("lora")
+}
+
 /// Tables 3 and 16: G(W) = test loss − evaluation-mode training loss at the selected epoch
 /// (lower is better).
 pub fn gap(cells: &[CellResult], paper: Option<&PaperTables>) -> Table {
@@ -254,10 +267,6 @@ pub fn gap_ratio(gap: &Table, paper: Option<&PaperTables>) -> Table {
 
 /// The paper table whose adapted modules match the cells': Table 15 adapts query and value
 /// (+ head), Table 14 every linear; cells with more than two target modules compare with 14.
-fn cost_table_of(cells: &[CellResult]) -> &'static str {
-    if cells.iter().any(|c| c.cell.hyper.target_modules.len() > 2) { "14" } else { "15" }
-}
-
 fn positive(v: f64) -> Option<f64> {
     (v > 0.0 && v.is_finite()).then_some(v)
 }
@@ -284,7 +293,8 @@ pub fn trainable(c: &CellResult) -> Option<f64> {
 /// Table 6: trainable parameters (adapter or backbone, plus the head) and their share of all
 /// parameters.
 pub fn params(cells: &[CellResult], paper: Option<&PaperTables>) -> Vec<Table> {
-    let t = cost_table_of(cells);
+    // The paper prints trainable counts in Tables 14 (every linear adapted) and 15 (q, v).
+    let t = if cells.iter().any(|c| c.cell.hyper.target_modules.len() > 2 || c.cell.hyper.target_modules == [methods::ALL_LINEAR]) { "14" } else { "15" };
     let counts = table_of(
         "Table 6 — trainable parameters (adapter or backbone + head); ratio to LoRA",
         cells,
@@ -307,10 +317,12 @@ pub fn params(cells: &[CellResult], paper: Option<&PaperTables>) -> Vec<Table> {
     vec![counts, share]
 }
 
-/// Table 15: training throughput, wall time and peak memory, each with its ratio to LoRA.
-/// Diverged cells stopped early, so their wall time is left out (and noted).
-pub fn cost(cells: &[CellResult], paper: Option<&PaperTables>) -> Vec<Table> {
-    let t = cost_table_of(cells);
+/// Table 15 (`table` "15"; Table 14, "14": the same with every linear adapted): training
+/// throughput, wall time and peak memory, each with its ratio to LoRA (Table 14 adds the
+/// trainable parameters). Diverged cells stopped early, so their wall time is left out (and
+/// noted).
+pub fn cost(cells: &[CellResult], paper: Option<&PaperTables>, table: &'static str) -> Vec<Table> {
+    let t = table;
     let (wall, memory) = (wall_time, peak_memory);
     // Units for the magnitude of this suite's cells (the paper's numbers are converted).
     let (time_unit, seconds_per_unit) = time_unit(cells.iter().filter_map(wall).fold(0.0, f64::max));
@@ -321,29 +333,33 @@ pub fn cost(cells: &[CellResult], paper: Option<&PaperTables>) -> Vec<Table> {
             .unranked()
             .with_ratios_to("lora")
     };
-    vec![
+    let mut tables = vec![
         make(
-            "Table 15 — training throughput (samples/s); ratio to LoRA",
+            &format!("Table {t} — training throughput (samples/s); ratio to LoRA"),
             &|c| positive(c.cost.train_samples_per_s),
             "throughput_samples_per_s",
             1.0,
             Format::Fixed(1),
         ),
         make(
-            &format!("Table 15 — wall time of the cell ({time_unit}); ratio to LoRA"),
+            &format!("Table {t} — wall time of the cell ({time_unit}); ratio to LoRA"),
             &|c| wall(c).map(|s| s / seconds_per_unit),
             "runtime_minutes",
             60.0 / seconds_per_unit,
             Format::Fixed(1),
         ),
         make(
-            &format!("Table 15 — peak memory ({memory_unit}; ours: the device allocator's on wgpu/CUDA, process RSS on CPU; paper: GPU memory); ratio to LoRA"),
+            &format!("Table {t} — peak memory ({memory_unit}; ours: the device allocator's on wgpu/CUDA, process RSS on CPU; paper: GPU memory); ratio to LoRA"),
             &|c| memory(c).map(|b| b / bytes_per_unit),
             "peak_gpu_memory_gb",
             (1u64 << 30) as f64 / bytes_per_unit,
             Format::Fixed(if bytes_per_unit < (1u64 << 30) as f64 { 0 } else { 2 }),
         ),
-    ]
+    ];
+    if t == "14" {
+        tables.push(make(&format!("Table {t} — trainable parameters (adapter or backbone + head); ratio to LoRA"), &trainable, "trainable_params", 1.0, Format::Scientific(2)));
+    }
+    tables
 }
 
 /// The unit a table of durations up to `max_s` seconds reads best in, and its seconds.

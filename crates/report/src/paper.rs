@@ -195,6 +195,26 @@ mod tests {
         assert_eq!(p.count("2"), 240);
     }
 
+    /// Tables 4 and 5 (B.1) as transcribed: 8 rows × 12 methods each, and every value over its
+    /// row's LoRA value is the ratio the paper prints beside it (within the values' rounding).
+    #[test]
+    fn tables_4_and_5_agree_with_their_printed_ratios() {
+        let p = committed();
+        let dir = std::env::var_os("CARGO_MANIFEST_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+        for t in ["4", "5"] {
+            assert_eq!(p.count(t), 96, "table {t}");
+            let text = std::fs::read_to_string(dir.join(format!("../../experiments/paper-tables/table{t}.csv"))).unwrap();
+            for line in text.lines().filter(|l| !l.starts_with('#')).skip(1) {
+                let f: Vec<&str> = line.split(',').collect();
+                let (value, ratio): (f64, f64) = (f[3].parse().unwrap(), f[4].parse().unwrap());
+                let lora = p.get(t, f[0], f[1], "lora").unwrap();
+                assert!((value / lora - ratio).abs() < 0.004, "table {t}: {line}: {value} / {lora} = {:.4}", value / lora);
+            }
+        }
+        assert_eq!(p.get("4", "roberta-base", "cola", "cola"), Some(65.1));
+        assert_eq!(p.get("5", "vit-base", "cifar10", "d-paca"), Some(98.8));
+    }
+
     #[test]
     fn numeric_keys_meet_across_spellings_and_duplicates_are_refused() {
         let mut p = PaperTables::default();

@@ -21,6 +21,9 @@ struct MainPage {
     /// The experiment whose cells the page shows, where a suite has it (a table's own grid);
     /// `main`'s otherwise.
     experiment: Option<&'static str>,
+    /// Only the experiment's own cells: a suite without that grid has no section (Tables 4, 5
+    /// and 14 are grids of their own, not views of `main`).
+    own_grid_only: bool,
     file: &'static str,
     name: &'static str,
     description: &'static str,
@@ -30,6 +33,7 @@ struct MainPage {
 const MAIN_PAGES: &[MainPage] = &[
     MainPage {
         experiment: None,
+        own_grid_only: false,
         file: "table2",
         name: "Table 2",
         description: "quality: the test metric at the selected epoch, mean ± std over seeds, best/second/third, the sparse variants' drop from the best (Tables 2 and 18), and a plot per row of each method's mean with its spread",
@@ -41,6 +45,7 @@ const MAIN_PAGES: &[MainPage] = &[
     },
     MainPage {
         experiment: None,
+        own_grid_only: false,
         file: "table1",
         name: "Table 1",
         description: "the generalization bounds: each method's bound term from the adapted layers' real shapes, the chains run and |N| (q = 32, σ = 1), and its rank agreement (Spearman ρ) with the measured G(W) per row",
@@ -52,6 +57,7 @@ const MAIN_PAGES: &[MainPage] = &[
     },
     MainPage {
         experiment: None,
+        own_grid_only: false,
         file: "table3",
         name: "Tables 3/16",
         description: "empirical generalization error G(W) = test loss − training loss at the selected epoch, both in evaluation mode (Definition 1)",
@@ -59,6 +65,7 @@ const MAIN_PAGES: &[MainPage] = &[
     },
     MainPage {
         experiment: None,
+        own_grid_only: false,
         file: "table17",
         name: "Table 17",
         description: "G(W) normalised to LoRA's, with a bar chart",
@@ -70,6 +77,7 @@ const MAIN_PAGES: &[MainPage] = &[
     },
     MainPage {
         experiment: None,
+        own_grid_only: false,
         file: "table6",
         name: "Table 6",
         description: "trainable parameters (adapter or backbone + head) and their share of all parameters",
@@ -81,12 +89,42 @@ const MAIN_PAGES: &[MainPage] = &[
     },
     MainPage {
         experiment: Some(ledger::TABLE15_EXPERIMENT),
+        own_grid_only: false,
         file: "table15",
         name: "Table 15",
         description: "cost: training throughput, wall time and peak memory, each as a ratio to LoRA",
         build: |cells, paper| {
-            let t = pages::cost(cells, paper);
+            let t = pages::cost(cells, paper, "15");
             let names = ["Throughput / LoRA's", "Wall time / LoRA's", "Peak memory / LoRA's"];
+            let svgs = t.iter().zip(names).map(|(t, n)| pages::bars(t, n, "ratio to LoRA", &|c: &CellStats| c.ratio, Some(1.0))).collect();
+            (t, svgs)
+        },
+    },
+    MainPage {
+        experiment: Some("table4"),
+        own_grid_only: true,
+        file: "table4",
+        name: "Table 4",
+        description: "the LoRA and PaCA families with every attention and MLP linear adapted (all-linear; the paper's caption also names the embeddings, its Table 14 counts do not): the test metric with its ratio to LoRA",
+        build: |cells, paper| (vec![pages::quality_vs_lora(cells, paper, "4", "every attention and MLP linear adapted")], vec![]),
+    },
+    MainPage {
+        experiment: Some("table5"),
+        own_grid_only: true,
+        file: "table5",
+        name: "Table 5",
+        description: "the LoRA and PaCA families with query and value adapted: the test metric with its ratio to LoRA",
+        build: |cells, paper| (vec![pages::quality_vs_lora(cells, paper, "5", "query and value adapted")], vec![]),
+    },
+    MainPage {
+        experiment: Some("table14"),
+        own_grid_only: true,
+        file: "table14",
+        name: "Table 14",
+        description: "cost with every attention and MLP linear adapted: throughput, wall time, peak memory and trainable parameters, each as a ratio to LoRA",
+        build: |cells, paper| {
+            let t = pages::cost(cells, paper, "14");
+            let names = ["Throughput / LoRA's", "Wall time / LoRA's", "Peak memory / LoRA's", "Trainable parameters / LoRA's"];
             let svgs = t.iter().zip(names).map(|(t, n)| pages::bars(t, n, "ratio to LoRA", &|c: &CellStats| c.ratio, Some(1.0))).collect();
             (t, svgs)
         },
@@ -189,7 +227,7 @@ fn section(suite: &str, heading: &str, summary: &str, body: &str) -> String {
 
 fn main_page(w: &mut Writer, loaded: &Loaded, paper: &PaperTables, spec: &MainPage, index: &mut Vec<IndexEntry>) -> Result<()> {
     let cells_of = |suite: &str| match spec.experiment.map(|e| loaded.cells(suite, e)) {
-        Some(own) if !own.is_empty() => own,
+        Some(own) if !own.is_empty() || spec.own_grid_only => own,
         _ => loaded.cells(suite, "main"),
     };
     let suites: Vec<String> = loaded.suites().into_iter().filter(|s| !cells_of(s).is_empty()).collect();
@@ -216,7 +254,8 @@ fn main_page(w: &mut Writer, loaded: &Loaded, paper: &PaperTables, spec: &MainPa
         all.extend(tables.into_iter().map(|t| (suite.clone(), t)));
     }
     if suites.is_empty() {
-        body.push_str("<p>No finished cells yet: run <code>cargo xtask reproduce table2 --suite mini</code>, then <code>cargo xtask report</code>.</p>");
+        let run = if spec.own_grid_only { format!("{} --suite paper", spec.file) } else { format!("{} --suite mini", spec.file) };
+        body.push_str(&format!("<p>No finished cells yet: run <code>cargo xtask reproduce {run}</code>, then <code>cargo xtask report</code>.</p>"));
     }
     let intro = format!("<p class=\"note\">{}. Columns use the paper's method names. <a href=\"index.html\">All tables</a> · <a href=\"{f}.csv\">CSV</a> · <a href=\"{f}.json\">JSON</a></p>", escape(spec.description), f = spec.file);
     w.write(&format!("{}.html", spec.file), &page(&page_title(spec.name, &suites), &(intro + &body)))?;

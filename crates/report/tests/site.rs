@@ -387,3 +387,31 @@ fn figure_pages_draw_each_panel_beside_its_cells_g_w() {
     let index = read(&dir, "index.html");
     assert!(index.contains("fig3.html") && index.contains("2 panels, 1 not computed yet"), "{index}");
 }
+
+/// Tables 4 and 14 show their own grids only (a suite without one has no section, not a copy
+/// of its main grid), with the ratio to LoRA and the paper's number beside ours.
+#[test]
+fn tables_4_and_14_show_their_own_grids_with_ratios_and_the_papers_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_ledger(dir.path());
+    let mut h = common::hyper(16, 1e-3);
+    h.target_modules = vec!["all-linear".into()];
+    for (method, acc) in [("lora", 0.91), ("cla", 0.89)] {
+        let c = common::cell("paper", "roberta-base", "mrpc", method, 0, h.clone(), Some(acc), 0.1, None);
+        common::record(dir.path(), "table4", &c);
+        common::record(dir.path(), "table14", &c);
+    }
+    let paper = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../experiments/paper-tables");
+    report::build_site(dir.path(), &paper).unwrap();
+    let rows = read_csv(&dir.path().join("table4.csv"));
+    assert!(rows.iter().all(|r| r["suite"] == "paper"), "the mini suite has no Table 4 grid");
+    let cla = row(&rows, &[("dataset", "mrpc"), ("method", "cla")]);
+    assert!(close(num(cla, "mean"), 89.0) && close(num(cla, "ratio"), 0.89 / 0.91), "{cla:?}");
+    // The paper's Table 4: RoBERTa-Base MRPC cLA 89.3.
+    assert!(close(num(cla, "paper"), 89.3), "{cla:?}");
+    let cost = read_csv(&dir.path().join("table14.csv"));
+    let params = cost.iter().find(|r| r["method"] == "lora" && r["table"].contains("trainable parameters")).expect("Table 14 has the trainable parameters");
+    // The paper's Table 14: RoBERTa-Base MRPC LoRA, 3.2e6 trainable.
+    assert!(num(params, "paper") > 3.0e6 && num(params, "paper") < 3.4e6, "{params:?}");
+    assert!(std::fs::read_to_string(dir.path().join("table5.html")).unwrap().contains("No finished cells yet: run <code>cargo xtask reproduce table5 --suite paper</code>"));
+}

@@ -36,6 +36,14 @@ pub enum ExperimentError {
     UnknownAblation { path: PathBuf, name: String, known: String },
 }
 
+/// `target_modules` as a file writes it: `["query", "value"]` or `"all-linear"`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum TargetList {
+    Names(Vec<String>),
+    One(String),
+}
+
 /// One `[[cell]]` (or `[defaults]`) table: every key optional, so a cell inherits what it lacks.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,7 +75,8 @@ pub struct CellSpec {
     pub trajectory_every: Option<usize>,
     pub rank: Option<usize>,
     pub alpha: Option<f64>,
-    pub target_modules: Option<Vec<String>>,
+    /// Module names (PEFT's suffix match) or `"all-linear"` (every linear but the task head).
+    pub target_modules: Option<TargetList>,
     /// The initialisation of a trained A (LoRA, LoRA+, CoLA): `normal-0.02` (the paper's, the
     /// default) or `kaiming-uniform` (HF PEFT's).
     pub a_init: Option<peft_core::AInit>,
@@ -101,6 +110,8 @@ pub struct AblationSpec {
     pub seeds: Option<Vec<u64>>,
     /// Replaces the cells' epochs.
     pub epochs: Option<usize>,
+    /// Replaces the cells' `target_modules` (Table 4's grid adapts `"all-linear"`).
+    pub target_modules: Option<TargetList>,
     /// Sub-grids with their own cells and swept values (a paper ablation spans two tables
     /// with different models and ranges, e.g. Tables 8 and 9); each takes this spec's keys
     /// where it sets none, and the grid is their union.
@@ -122,6 +133,7 @@ impl AblationSpec {
             cells: self.cells.clone().or_else(|| parent.cells.clone()),
             seeds: self.seeds.clone().or_else(|| parent.seeds.clone()),
             epochs: self.epochs.or(parent.epochs),
+            target_modules: self.target_modules.clone().or_else(|| parent.target_modules.clone()),
             parts: self.parts.clone(),
         }
     }
@@ -316,6 +328,9 @@ impl Experiment {
             if let Some(e) = ab.epochs {
                 spec.epochs = Some(e);
             }
+            if let Some(t) = &ab.target_modules {
+                spec.target_modules = Some(t.clone());
+            }
             for base in self.cells_of(&spec, filter)? {
                 let lrs = ab.lr.clone().map(|v| v.into_iter().map(Some).collect()).unwrap_or(vec![None]);
                 let ranks = ab.rank.clone().map(|v| v.into_iter().map(Some).collect()).unwrap_or(vec![None]);
@@ -445,7 +460,12 @@ impl Experiment {
                 max_length: spec.max_length.unwrap_or(128),
                 rank: positive(rank, "rank")?,
                 alpha: spec.alpha.unwrap_or(2.0 * rank as f64),
-                target_modules: spec.target_modules.clone().unwrap_or_else(|| vec!["query".into(), "value".into()]),
+                target_modules: match &spec.target_modules {
+                    None => vec!["query".into(), "value".into()],
+                    Some(TargetList::Names(names)) => names.clone(),
+                    Some(TargetList::One(one)) if one == peft_core::targets::ALL_LINEAR => vec![one.clone()],
+                    Some(TargetList::One(other)) => return Err(err(format!("target_modules = {other:?}: a list of module names, or \"all-linear\""))),
+                },
                 a_init,
                 lr_bridge_to_cla: ms.trains == Trains::BaseColumns && spec.lr_paca.is_none(),
                 chain_reset_every_epochs: reset_every,

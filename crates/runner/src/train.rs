@@ -339,13 +339,27 @@ impl FineTuneJob for Train<'_> {
 
 fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedData, opts: &RunOptions, base: &models::peft::ExportBase) -> Result<Trained, RunError> {
     let h = &cell.hyper;
-    let targets = TargetModules::names(&h.target_modules.iter().map(String::as_str).collect::<Vec<_>>());
+    let targets = TargetModules::from_list(&h.target_modules);
     let a_init = match h.a_init.as_deref() {
         None => None,
         Some(name) => Some(peft_core::AInit::from_name(name).ok_or_else(|| RunError::msg(format!("unknown a_init `{name}`")))?),
     };
     let adapter = AdapterConfig { rank: h.rank, alpha: h.alpha, seed: cell.seed, a_init };
     let (mut model, _adapted) = model.apply_method(&targets, &cell.method, &adapter)?;
+    let paths: Vec<String> = model.backbone_linears().iter().map(|l| l.name().to_string()).collect();
+    let unmatched = targets.unmatched(paths.iter().map(String::as_str));
+    if !unmatched.is_empty() {
+        // The layers' own names (the last component, e.g. `query`), each once, as a target list would name them.
+        let mut known: Vec<&str> = paths.iter().map(|p| p.rsplit('.').next().unwrap_or(p)).collect();
+        known.sort();
+        known.dedup();
+        return Err(RunError::msg(format!(
+            "{}: target_modules {unmatched:?} match no linear layer of {}; its linear layers are named {} (or `all-linear` for every one; the task head is always trained; embedding adapters are not supported)",
+            cell.label(),
+            cell.model,
+            known.join(", ")
+        )));
+    }
     let groups = ParamGroups::from_module(&model, M::HEAD);
     let by_group = groups.count_by_group();
     let head = by_group.get(&ParamGroupKind::Head).copied().unwrap_or(0);

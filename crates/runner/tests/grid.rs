@@ -254,3 +254,37 @@ fn paper_ablations_are_exactly_the_papers_tables() {
     let main = exp.cells(&runner::experiment::Filter::default()).unwrap();
     assert!(!main.iter().any(|c| c.model == "deberta-v3-base" && c.dataset == "cola"), "an ablation-only row is not in Table 2's grid");
 }
+
+/// Tables 4, 5 and 14 are grids of their own in the paper's experiment file: the (model, data
+/// set, method) rows of the committed paper tables exactly, r = 16, 30 epochs, seeds 0–2;
+/// Table 4 and 14 adapt every linear (`all-linear`), Table 5 query and value.
+#[test]
+fn tables_4_5_and_14_are_the_papers_grids() {
+    let exp = runner::experiment::Experiment::load(&repo("experiments/paper/table7.toml"), "paper").unwrap();
+    for (name, targets) in [("table4", vec!["all-linear"]), ("table5", vec!["query", "value"]), ("table14", vec!["all-linear"])] {
+        let cells = exp.grid_cells(name, &runner::experiment::Filter::default()).unwrap().unwrap_or_else(|| panic!("no [grid.{name}]"));
+        assert!(cells.iter().all(|c| c.hyper.rank == 16 && c.hyper.epochs == 30 && c.hyper.target_modules == targets), "{name}");
+        let seeds: std::collections::BTreeSet<u64> = cells.iter().map(|c| c.seed).collect();
+        assert_eq!(seeds.into_iter().collect::<Vec<_>>(), vec![0, 1, 2], "{name}");
+        let grid: std::collections::BTreeSet<String> = cells.iter().map(|c| format!("{}/{}/{}", c.model, c.dataset, c.method)).collect();
+        let number = name.trim_start_matches("table");
+        let text = std::fs::read_to_string(repo(&format!("experiments/paper-tables/table{number}.csv"))).unwrap();
+        let mut lines = text.lines().filter(|l| !l.starts_with('#'));
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
+        let paper: std::collections::BTreeSet<String> = lines
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                format!("{}/{}/{}", f[col("model")], f[col("dataset")], f[col("method")])
+            })
+            .collect();
+        assert_eq!(grid, paper, "{name}: the grid's rows are the paper table's");
+        assert_eq!(cells.len(), paper.len() * 3);
+    }
+    // A target list that is neither names nor "all-linear" is refused by name.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("g.toml");
+    std::fs::write(&p, "[[cell]]\nmodel = \"m\"\ndataset = \"d\"\nlr_fft = 1e-3\nlr_lora = 1e-3\nlr_asym = 1e-3\nbatch_size = 8\nepochs = 1\ntarget_modules = \"every-linear\"\n").unwrap();
+    let e = Experiment::load(&p, "paper").and_then(|x| x.cells(&runner::experiment::Filter::default())).unwrap_err().to_string();
+    assert!(e.contains("target_modules = \"every-linear\"") && e.contains("\"all-linear\""), "{e}");
+}

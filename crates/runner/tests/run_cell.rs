@@ -326,7 +326,7 @@ impl models::FineTuneJob for RiskOfCheckpoint<'_> {
 
     fn run<M: models::FineTune>(self, model: M) -> f64 {
         let h = &self.cell.hyper;
-        let targets = peft_core::TargetModules::names(&h.target_modules.iter().map(String::as_str).collect::<Vec<_>>());
+        let targets = peft_core::TargetModules::from_list(&h.target_modules);
         let adapter = peft_core::AdapterConfig { rank: h.rank, alpha: h.alpha, seed: self.cell.seed, a_init: None };
         let (mut model, _) = model.apply_method(&targets, &self.cell.method, &adapter).unwrap();
         models::load_adapters(&self.partial.join("adapters.safetensors"), model.backbone_linears()).unwrap();
@@ -577,4 +577,23 @@ fn a_recorded_cell_holds_every_step_it_took() {
     }
     let a = st.tensor(&b[0].replace("lora_B", "lora_A")).unwrap();
     assert!(a.data().iter().any(|&x| x != 0), "A as drawn");
+}
+
+/// A target name that matches no linear layer is an error naming the model and its layers'
+/// names, not a cell that trains only the head; `all-linear` adapts every linear but the head.
+#[test]
+fn unknown_target_modules_are_refused_and_all_linear_adapts_every_linear() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    tiny_checkpoint(dir.path());
+    let mut c = cell("lora", 1, 1e-2);
+    c.hyper.target_modules = vec!["query".into(), "valeu".into()];
+    let e = run_cell(&c, &options(dir.path())).unwrap_err().to_string();
+    assert!(e.contains("[\"valeu\"] match no linear layer of mini-test") && e.contains("query") && e.contains("value") && e.contains("all-linear"), "{e}");
+    c.hyper.target_modules = vec!["all-linear".into()];
+    let r = run_to_end(&c, &options(dir.path())).unwrap();
+    // One layer, width 32, FFN 64, r = 4: q, k, v, o (32 → 32) and the FFN's two (32 ↔ 64).
+    let lora = |i: usize, o: usize| 4 * (i + o);
+    assert_eq!(r.params.backbone_trainable, 4 * lora(32, 32) + lora(32, 64) + lora(64, 32));
+    assert_eq!(r.adaptation.as_ref().unwrap().layers.len(), 6);
 }
