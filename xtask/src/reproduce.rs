@@ -110,6 +110,10 @@ pub struct GridArgs {
     /// shorter ones are cheaper to redo after a kill than to write.
     #[arg(long, default_value_t = 30.0)]
     pub checkpoint_min_epoch_s: f64,
+    /// Steps each cell times alone before it trains (after 3 warm-up steps; no other cell of
+    /// the results directory steps meanwhile): the cost figures of Tables 14 and 15. 0: none.
+    #[arg(long, default_value_t = 20)]
+    pub timing_steps: usize,
     /// Write a Slurm job-array script (one cell per task) instead of running.
     #[arg(long)]
     pub slurm: bool,
@@ -452,10 +456,13 @@ fn bar_style() -> ProgressStyle {
     ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed_precise} (eta {eta}) {msg}").expect("a valid template")
 }
 
-fn options(results: &Path, ledger: &Ledger, device: DeviceArg) -> Result<RunOptions> {
+fn options(results: &Path, ledger: &Ledger, device: DeviceArg, timing_steps: usize) -> Result<RunOptions> {
     let mut o = RunOptions::new(results, ledger.partial_dir(), device.device()?, &format!("{device:?}").to_lowercase());
     o.log_dir = Some(ledger.log_dir());
     o.weights_dir = Some(ledger.weights_dir());
+    if timing_steps > 0 {
+        o.timing = Some(runner::timing::TimingOptions { steps: timing_steps, ..runner::timing::TimingOptions::new(results) });
+    }
     Ok(o)
 }
 
@@ -520,6 +527,7 @@ fn run_children(todo: &[Cell], ledger: &Ledger, experiment: &str, jobs: usize, a
             .args(["cell", "--results", &args.results.display().to_string(), "--experiment", experiment])
             .args(["--device", &format!("{:?}", args.device).to_lowercase(), "--cell", &serde_json::to_string(cell).expect("a cell serialises")])
             .args(["--checkpoint-min-epoch-s", &args.checkpoint_min_epoch_s.to_string()])
+            .args(["--timing-steps", &args.timing_steps.to_string()])
             .args(if args.force { vec!["--force"] } else { vec![] })
             .args(if alone { vec!["--progress"] } else { vec![] })
             .env("RAYON_NUM_THREADS", threads.to_string())
@@ -561,6 +569,9 @@ pub struct CellArgs {
     /// Draw a bar of the batches of each epoch (on stderr).
     #[arg(long)]
     pub progress: bool,
+    /// Steps timed alone before training (0: no timing phase).
+    #[arg(long, default_value_t = 20)]
+    pub timing_steps: usize,
 }
 
 pub fn cell(args: CellArgs) -> Result<()> {
@@ -570,7 +581,7 @@ pub fn cell(args: CellArgs) -> Result<()> {
     }
     let cell = runner::grid::validate(vec![cell])?.remove(0);
     let ledger = Ledger::of_experiment(&args.results, &cell.suite, &args.experiment);
-    let mut opts = options(&args.results, &ledger, args.device)?;
+    let mut opts = options(&args.results, &ledger, args.device, args.timing_steps)?;
     opts.checkpoint_min_epoch_s = args.checkpoint_min_epoch_s;
     if args.progress {
         opts.batch_bar = Some(ProgressBar::new(0).with_style(bar_style()));

@@ -205,6 +205,42 @@ pub struct Cost {
     pub device_peak_bytes: Option<u64>,
     /// "cpu", "wgpu", "cuda".
     pub device: String,
+    /// Cost measured under control (`runner::timing`): steps timed before training while no
+    /// other cell of the results directory steps or evaluates. `None`: not timed (a result
+    /// from before, or timing off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timed: Option<TimedCost>,
+}
+
+/// A cell's timing phase: `warmup_steps` untimed, then `steps` timed training steps on its
+/// own batches at learning rate 0 (the weights do not move; the optimizer's state is restored
+/// after), alone on the machine.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimedCost {
+    pub warmup_steps: usize,
+    pub steps: usize,
+    pub batch_size: usize,
+    /// The median, 10th and 90th percentile of the timed steps (seconds).
+    pub median_step_s: f64,
+    pub p10_step_s: f64,
+    pub p90_step_s: f64,
+    /// Process peak RSS after the timing phase (the model, data and the steps; before any
+    /// epoch ran).
+    pub peak_rss_bytes: u64,
+    /// The device allocator's peak, where there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_peak_bytes: Option<u64>,
+}
+
+impl TimedCost {
+    /// Training samples per second at the median step.
+    pub fn samples_per_s(&self) -> f64 {
+        self.batch_size as f64 / self.median_step_s.max(1e-12)
+    }
+
+    pub fn peak_memory_bytes(&self) -> u64 {
+        self.device_peak_bytes.unwrap_or(self.peak_rss_bytes)
+    }
 }
 
 impl Cost {

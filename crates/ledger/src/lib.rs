@@ -27,5 +27,5 @@ pub mod trajectory;
 
 pub use bench::{CrosscheckRecord, StepRecord};
 pub use log::{StepLine, TrainerState};
-pub use cell::{ADAM_BETAS, ADAM_EPS, Adaptation, Cell, CellResult, CodeVersion, Cost, EpochRecord, FailedCell, Hyper, KeptWeights, Outcome, ParamCounts, ScheduleKind, Selection, unix_now};
+pub use cell::{ADAM_BETAS, ADAM_EPS, Adaptation, Cell, CellResult, CodeVersion, Cost, EpochRecord, FailedCell, Hyper, KeptWeights, Outcome, ParamCounts, ScheduleKind, Selection, TimedCost, unix_now};
 pub use store::{Ledger, LedgerError, TABLE15_EXPERIMENT, config_hash, experiment_dir, runs_dir, write_durably};

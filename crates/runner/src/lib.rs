@@ -10,6 +10,7 @@
 //! - [`loss`] and [`step`]: the losses and the optimisation step both training loops share;
 //! - [`schedule`] (LR schedules), [`best`] (best-epoch selection);
 //! - [`mini`]: the mini suite's models, pretrained here and saved as HF checkpoints;
+//! - [`timing`]: the controlled timing phase (cost figures that repeat);
 //! - [`trajectory`]: recording a cell's trajectory (the geometry diagnostics' input);
 //! - [`slurm`]: sbatch job-array scripts over the same ledger.
 //!
@@ -25,6 +26,7 @@ pub mod mini;
 pub mod schedule;
 pub mod slurm;
 pub mod step;
+pub mod timing;
 pub mod train;
 pub mod trajectory;
 

@@ -60,6 +60,9 @@ pub struct RunOptions {
     /// Record the cell for the PyTorch cross-check into this directory
     /// ([`crate::crosscheck`]): its starting model, every batch, the optimizer's settings.
     pub crosscheck: Option<PathBuf>,
+    /// Time the cell's steps alone before it trains ([`crate::timing`]); `None`: no timing
+    /// phase (and no waiting for other cells' timing phases).
+    pub timing: Option<crate::timing::TimingOptions>,
 }
 
 impl RunOptions {
@@ -77,6 +80,7 @@ impl RunOptions {
             eval_batch_size: 64,
             weights_dir: None,
             crosscheck: None,
+            timing: None,
         }
     }
 }
@@ -185,6 +189,7 @@ pub fn run_cell(cell: &Cell, opts: &RunOptions) -> Result<CellResult, RunError> 
             peak_rss_bytes: peak_rss_bytes(),
             device_peak_bytes: trained.device_peak_bytes,
             device: opts.device_name.clone(),
+            timed: trained.timed,
         },
         finished_at: ledger::unix_now(),
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -206,6 +211,7 @@ struct Trained {
     train_s: f64,
     samples: usize,
     device_peak_bytes: Option<u64>,
+    timed: Option<ledger::TimedCost>,
 }
 
 /// Raises `peak` to what the device's allocator holds now, where it reports its pools.
@@ -439,6 +445,18 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
     let adapted_layers: Vec<(usize, usize)> = adapted.iter().map(|l| (l.in_features(), l.out_features())).collect();
     let mut chains_run = adapted.iter().map(|l| l.state.chain + 1).max().unwrap_or(1);
 
+    // The controlled timing phase, alone on the machine (a resumed cell times again: it does
+    // not change what trains).
+    let gate = opts.timing.as_ref().map(crate::timing::Gate::open).transpose()?;
+    let timed = match (&opts.timing, &gate) {
+        (Some(t), Some(g)) if n_train > 0 => {
+            let _alone = g.alone();
+            let (m, timed) = time_steps(model, &mut opt, cell, data, t, &device, &opts.device)?;
+            model = m;
+            timed
+        }
+        _ => None,
+    };
     // The step log continues a resumed cell's: the lines of the epochs it redoes are dropped.
     let mut log = opts.log_dir.as_ref().map(|d| StepLog::open(&d.join(format!("{hash}.steps.jsonl")), state.epochs.len())).transpose()?;
     let bar = opts.batch_bar.as_ref();
@@ -456,6 +474,7 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
         models::layers::seed_dropout(&opts.device, dropout_seed(cell.seed, epoch as u64));
         let mut loss_sum = 0.0;
         for (i, idx) in batch_indices(n_train, h.batch_size, cell.seed, epoch as u64, true, false).into_iter().enumerate() {
+            let _step_gate = gate.as_ref().map(|g| g.shared());
             let step = (epoch - 1) * steps_per_epoch + i;
             let step_start = Instant::now();
             let (inputs, batch_targets) = data.batch(Split::Train, &idx, &device);
@@ -505,12 +524,14 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
             }
         }
         state.train_s += epoch_start.elapsed().as_secs_f64();
+        let eval_gate = gate.as_ref().map(|g| g.shared());
         let valid = model.valid();
         // The empirical risk of these weights (G(W) subtracts it), measured as the test loss.
         let (train_eval_loss, _) = evaluate(&valid, data, Split::Train, info, opts);
         let (val_loss, val_metric) = evaluate(&valid, data, Split::Validation, info, opts);
         let (test_loss, test_metric) = evaluate(&valid, data, Split::Test, info, opts);
         sample_device_memory(&opts.device, &mut device_peak_bytes);
+        drop(eval_gate);
         state.epochs.push(EpochRecord { epoch, train_loss: loss_sum / n_train as f64, train_eval_loss: Some(train_eval_loss), val_loss, val_metric, test_loss, test_metric });
         if let Some(t) = trajectory.as_mut() {
             t.record(&valid, epoch * steps_per_epoch, epoch, true, epoch == h.epochs)?;
@@ -541,7 +562,53 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
         r.finish(&cell.method, &opt.config)?;
     }
     let adaptation = ledger::Adaptation { layers: adapted_layers, chains: chains_run, train_examples: n_train };
-    Ok(Trained { adaptation, epochs: state.epochs, outcome, params, train_s: state.train_s, samples: state.samples, device_peak_bytes })
+    Ok(Trained { adaptation, epochs: state.epochs, outcome, params, train_s: state.train_s, samples: state.samples, device_peak_bytes, timed })
+}
+
+/// The timing phase ([`crate::timing`]): the first epoch's batches (cycled), `warmup + steps`
+/// training steps at learning rate 0, the optimizer's state restored afterwards. A
+/// non-finite loss ends it without a figure (the training then records the divergence).
+fn time_steps<M: FineTune>(model: M, opt: &mut AdamW, cell: &Cell, data: &EncodedData, t: &crate::timing::TimingOptions, device: &Device, plain: &Device) -> Result<(M, Option<ledger::TimedCost>), RunError> {
+    let h = &cell.hyper;
+    let batches = batch_indices(data.len(Split::Train), h.batch_size, cell.seed, 1, true, false);
+    let saved = opt.clone();
+    let mut slot = Some(model);
+    let mut finite = true;
+    let result = crate::timing::time(t.warmup_steps, t.steps, |i| {
+        if !finite {
+            return Ok(());
+        }
+        let (inputs, targets) = data.batch(Split::Train, &batches[i % batches.len()], device);
+        let m = slot.take().expect("the model is back after each step");
+        let loss = batch_loss(m.logits(&inputs), &targets);
+        if !loss.clone().into_scalar::<f32>().is_finite() {
+            finite = false;
+            slot = Some(m);
+            return Ok(());
+        }
+        let (m, _, _) = train_step(opt, 0.0, m, loss).map_err(|e| RunError::msg(format!("{}: the timing phase's step failed: {e:?}", cell.label())))?;
+        slot = Some(m);
+        Ok(())
+    });
+    *opt = saved;
+    let (median, p10, p90) = result?;
+    let model = slot.expect("the model is back after the timing phase");
+    if !finite {
+        return Ok((model, None));
+    }
+    let mut device_peak = None;
+    sample_device_memory(plain, &mut device_peak);
+    let timed = ledger::TimedCost {
+        warmup_steps: t.warmup_steps,
+        steps: t.steps,
+        batch_size: h.batch_size,
+        median_step_s: median,
+        p10_step_s: p10,
+        p90_step_s: p90,
+        peak_rss_bytes: peak_rss_bytes(),
+        device_peak_bytes: device_peak,
+    };
+    Ok((model, Some(timed)))
 }
 
 /// The export of a cell's best epoch so far, before the cell finishes.

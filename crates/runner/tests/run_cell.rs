@@ -597,3 +597,25 @@ fn unknown_target_modules_are_refused_and_all_linear_adapts_every_linear() {
     assert_eq!(r.params.backbone_trainable, 4 * lora(32, 32) + lora(32, 64) + lora(64, 32));
     assert_eq!(r.adaptation.as_ref().unwrap().layers.len(), 6);
 }
+
+/// The timing phase steps at learning rate 0 and restores the optimizer: a timed cell ends
+/// exactly as an untimed one, with its median step and peak memory recorded.
+#[test]
+fn a_timed_cell_trains_exactly_as_an_untimed_one() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    tiny_checkpoint(dir.path());
+    for method in ["lora", "fft"] {
+        let c = cell(method, 2, if method == "fft" { 2e-3 } else { 1e-2 });
+        let plain = run_to_end(&c, &options(dir.path())).unwrap();
+        let mut o = options(dir.path());
+        o.timing = Some(runner::timing::TimingOptions { steps: 7, ..runner::timing::TimingOptions::new(dir.path()) });
+        let timed = run_to_end(&c, &o).unwrap();
+        assert_eq!(plain.epochs, timed.epochs, "{method}: the same training");
+        assert!(plain.cost.timed.is_none());
+        let t = timed.cost.timed.as_ref().expect("timed");
+        assert_eq!((t.warmup_steps, t.steps, t.batch_size), (3, 7, 32));
+        assert!(t.median_step_s > 0.0 && t.p10_step_s <= t.median_step_s && t.median_step_s <= t.p90_step_s, "{t:?}");
+        assert!(t.peak_rss_bytes > 0 && t.peak_rss_bytes <= timed.cost.peak_rss_bytes);
+    }
+}

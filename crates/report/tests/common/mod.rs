@@ -75,7 +75,7 @@ pub fn cell(
         best,
         params: ParamCounts { backbone_trainable: backbone, head: 2_000, total: 1_000_000 },
         adaptation: Some(ledger::Adaptation { layers: vec![(768, 768); 24], chains: if method == "cola" { 3 } else { 1 }, train_examples: 3_668 }),
-        cost: Cost { train_samples_per_s: samples, wall_s: wall, train_s: wall * 0.9, peak_rss_bytes: rss, device_peak_bytes: None, device: "cpu".into() },
+        cost: Cost { train_samples_per_s: samples, wall_s: wall, train_s: wall * 0.9, peak_rss_bytes: rss, device_peak_bytes: None, device: "cpu".into(), timed: None },
         finished_at: 1_700_000_000,
         harness_version: "test".into(),
         code: None,
