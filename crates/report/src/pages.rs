@@ -382,6 +382,15 @@ pub fn cost(cells: &[CellResult], paper: Option<&PaperTables>, table: &'static s
     if t == "14" {
         tables.push(make(&format!("Table {t} — trainable parameters (adapter or backbone + head); ratio to LoRA"), &trainable, "trainable_params", 1.0, Format::Scientific(2)));
     }
+    // The timing phases' own spread: how much one cell's timed steps vary.
+    if cells.iter().any(|c| c.cost.timed.is_some()) {
+        let spread = |c: &CellResult| c.cost.timed.as_ref().and_then(|t| positive(t.p90_step_s / t.p10_step_s));
+        tables.push(
+            table_of(&format!("Table {t} — the timing phase's spread: 90th / 10th percentile step (timed cells)"), cells, &|c| (spread(c), String::new(), false), &[], &|_, _, _| None)
+                .with_format(Format::Fixed(2), true)
+                .unranked(),
+        );
+    }
     tables
 }
 

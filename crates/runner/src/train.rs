@@ -352,9 +352,15 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
     };
     let adapter = AdapterConfig { rank: h.rank, alpha: h.alpha, seed: cell.seed, a_init };
     let (mut model, _adapted) = model.apply_method(&targets, &cell.method, &adapter)?;
+    // An adapter method must adapt what the cell names (FFT trains every weight whatever it
+    // names: GPT-2's q/v thirds are split only for an adapter).
     let paths: Vec<String> = model.backbone_linears().iter().map(|l| l.name().to_string()).collect();
     let unmatched = targets.unmatched(paths.iter().map(String::as_str));
-    if !unmatched.is_empty() {
+    let has_adapter = peft_core::method(&cell.method).map_err(|e| RunError::msg(e.to_string()))?.has_adapter();
+    if !has_adapter && !unmatched.is_empty() {
+        eprintln!("{}: target_modules {unmatched:?} name no linear layer of {} (FFT trains every weight; its trajectory keeps only the matrices named)", cell.label(), cell.model);
+    }
+    if has_adapter && !unmatched.is_empty() {
         // The layers' own names (the last component, e.g. `query`), each once, as a target list would name them.
         let mut known: Vec<&str> = paths.iter().map(|p| p.rsplit('.').next().unwrap_or(p)).collect();
         known.sort();
@@ -415,7 +421,7 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
     }
     let total_steps = steps_per_epoch * h.epochs;
     // The trajectory continues a resumed cell's; a fresh one starts with the model as adapted.
-    let fft = peft_core::method(&cell.method).map_err(|e| RunError::msg(e.to_string()))?.trains == peft_core::Trains::BaseWeight;
+    let fft = !has_adapter;
     let mut trajectory = match &opts.weights_dir {
         Some(dir) => Some(crate::trajectory::Recorder::open(dir, &hash, targets.clone(), fft, state.epochs.len() * steps_per_epoch)?),
         None => None,
