@@ -671,9 +671,12 @@ mod tests {
         let ledger = Ledger::of_experiment(dir.path(), "mini", "main");
         let cells: Vec<Cell> = (0..3).map(|s| cell("mini-encoder", "lora", s)).collect();
         ledger.record(&cells[2].hash(), &result(&cells[2], 1.0, 0.5), false).unwrap();
-        let said = FailedCell { cell: cells[1].clone(), hash: cells[1].hash(), reason: "mini-sentiment: no such file".into(), failed_at: ledger::unix_now() };
         let mut spawn = |c: &Cell| {
             if c.seed == 1 {
+                // As the child records it: after its spawn (a record from before the spawn is an
+                // earlier run's, which the parent ignores), so stamped a second ahead — a stamp
+                // taken here could fall in the second before the parent's.
+                let said = FailedCell { cell: c.clone(), hash: c.hash(), reason: "mini-sentiment: no such file".into(), failed_at: ledger::unix_now() + 1 };
                 ledger.record_failure(&c.hash(), &said).unwrap();
             }
             let script = match c.seed {
