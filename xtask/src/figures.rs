@@ -108,12 +108,11 @@ fn split_of(name: &str) -> Split {
 /// The finished cells the filters select, each opened with its trajectory.
 fn select(a: &CellsArgs) -> Result<(Ledger, Vec<CellResult>)> {
     let ledger = Ledger::of_experiment(&a.results, a.suite.name(), &a.experiment);
-    let keep = |list: &[String], v: &str| list.is_empty() || list.iter().any(|x| x == v);
+    let filter = runner::experiment::Filter { models: a.models.clone(), datasets: a.datasets.clone(), methods: a.methods.clone(), seeds: vec![a.seed] };
     let mut found = Vec::new();
     for hash in ledger.finished() {
         let r: CellResult = ledger.read(&hash)?;
-        let c = &r.cell;
-        if c.seed == a.seed && keep(&a.models, &c.model) && keep(&a.datasets, &c.dataset) && keep(&a.methods, &c.method) {
+        if filter.keeps_cell(&r.cell) {
             found.push(r);
         }
     }

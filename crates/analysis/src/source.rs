@@ -122,7 +122,14 @@ impl LossOnSubset {
     pub fn new(src: &CellSource, split: Split, examples: usize, batch_size: usize, fixed: Vec<(String, Vec<usize>, Vec<f32>)>, device: Device) -> Result<Self, AnalysisError> {
         let cell = &src.result.cell;
         let info = datasets::info(&cell.dataset)?;
-        let splits = datasets::load(&cell.dataset, &hub::Hub::from_env())?;
+        let mut splits = datasets::load(&cell.dataset, &hub::Hub::from_env())?;
+        // Only the first `examples` of the split are ever evaluated: encode no more of it (a
+        // paper data set's whole training split would be encoded for each landscape).
+        match split {
+            Split::Train => splits.train.truncate(examples),
+            Split::Validation => splits.validation.truncate(examples),
+            Split::Test => splits.test.truncate(examples),
+        }
         let data = EncodedData::encode(info, splits, &src.ckpt, cell.hyper.max_length, cell.hyper.image_size)?;
         let head = match info.task {
             datasets::Task::CausalLm => TaskHead::CausalLm,

@@ -177,14 +177,12 @@ pub fn read_records<T: serde::de::DeserializeOwned>(dir: &Path, prefix: &str) ->
         .collect()
 }
 
-/// Writes `record` to `path` atomically (a temporary file, then a rename).
+/// Writes `record` to `path` as the ledger writes its own files ([`crate::write_durably`]).
 pub fn write_record<T: Serialize>(path: &Path, record: &T) -> Result<(), String> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_string(record).expect("JSON")).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+    crate::write_durably(path, serde_json::to_string(record).expect("JSON").as_bytes()).map_err(|e| e.to_string())
 }
 
 /// The copy of the figure file a run used, in the analysis directory (what the report draws).

@@ -63,12 +63,9 @@ impl TrajectoryIndex {
         serde_json::from_str(&text).map_err(|e| format!("{}: not a trajectory index: {e}", path.display()))
     }
 
-    /// Writes `dir/trajectory.json` atomically.
+    /// Writes `dir/trajectory.json` as the ledger writes its own files ([`crate::write_durably`]).
     pub fn write(&self, dir: &std::path::Path) -> Result<(), String> {
-        let path = dir.join(TRAJECTORY_INDEX);
-        let tmp = dir.join(".trajectory.json.tmp");
-        std::fs::write(&tmp, serde_json::to_string_pretty(self).expect("JSON")).map_err(|e| format!("{}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))
+        crate::write_durably(&dir.join(TRAJECTORY_INDEX), serde_json::to_string_pretty(self).expect("JSON").as_bytes()).map_err(|e| e.to_string())
     }
 
     /// The points up to and including the one at the end of `epoch` (`None`: all).

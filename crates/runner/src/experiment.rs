@@ -178,6 +178,11 @@ impl Filter {
     fn keeps(list: &[String], value: &str) -> bool {
         list.is_empty() || list.iter().any(|v| v == value)
     }
+
+    /// Whether `c` passes every list (an empty list passes everything).
+    pub fn keeps_cell(&self, c: &Cell) -> bool {
+        Self::keeps(&self.models, &c.model) && Self::keeps(&self.datasets, &c.dataset) && Self::keeps(&self.methods, &c.method) && (self.seeds.is_empty() || self.seeds.contains(&c.seed))
+    }
 }
 
 macro_rules! merge {
@@ -374,11 +379,7 @@ impl Experiment {
         for m in &methods {
             for &s in &seeds {
                 let c = self.resolve(spec, m, s)?;
-                if Filter::keeps(&filter.models, &c.model)
-                    && Filter::keeps(&filter.datasets, &c.dataset)
-                    && Filter::keeps(&filter.methods, &c.method)
-                    && (filter.seeds.is_empty() || filter.seeds.contains(&s))
-                {
+                if filter.keeps_cell(&c) {
                     out.push(c);
                 }
             }

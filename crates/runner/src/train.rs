@@ -357,10 +357,9 @@ fn train<M: FineTune>(model: M, cell: &Cell, info: &DatasetInfo, data: &EncodedD
     let paths: Vec<String> = model.backbone_linears().iter().map(|l| l.name().to_string()).collect();
     let unmatched = targets.unmatched(paths.iter().map(String::as_str));
     let has_adapter = peft_core::method(&cell.method).map_err(|e| RunError::msg(e.to_string()))?.has_adapter();
-    if !has_adapter && !unmatched.is_empty() {
+    if !unmatched.is_empty() && !has_adapter {
         eprintln!("{}: target_modules {unmatched:?} name no linear layer of {} (FFT trains every weight; its trajectory keeps only the matrices named)", cell.label(), cell.model);
-    }
-    if has_adapter && !unmatched.is_empty() {
+    } else if !unmatched.is_empty() {
         // The layers' own names (the last component, e.g. `query`), each once, as a target list would name them.
         let mut known: Vec<&str> = paths.iter().map(|p| p.rsplit('.').next().unwrap_or(p)).collect();
         known.sort();
